@@ -1,0 +1,250 @@
+//! Reading a history file: EDN (Jepsen's `history.edn`, one map per line or one vector of
+//! maps) or JSON lines, detected from the content. Every error names the file and line.
+
+use super::edn::parse_edn_ops;
+use super::{History, Op, OpType, Process, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Edn,
+    JsonLines,
+}
+
+/// A history that could not be read, with where and why: `FILE:LINE: message`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadError {
+    pub file: String,
+    /// 1-based; 0 when the error is about the file as a whole.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads and validates the history in `path`.
+pub fn read_history_file(path: &Path) -> Result<History, ReadError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ReadError {
+        file: file.clone(),
+        line: 0,
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file: check the path".to_string(),
+            std::io::ErrorKind::InvalidData => {
+                "not a UTF-8 text file: expected an EDN or JSON-lines history".to_string()
+            }
+            _ => format!("cannot read: {e}"),
+        },
+    })?;
+    read_history_str(&file, &text)
+}
+
+/// Which format `text` is in: JSON lines if its first form is a JSON object.
+pub fn detect_format(text: &str) -> Format {
+    let mut rest = text.trim_start();
+    while rest.starts_with(';') {
+        rest = rest
+            .split_once('\n')
+            .map(|(_, r)| r)
+            .unwrap_or("")
+            .trim_start();
+    }
+    if let Some(after) = rest.strip_prefix('{') {
+        if after.trim_start().starts_with('"') || after.trim_start().starts_with('}') {
+            return Format::JsonLines;
+        }
+    }
+    Format::Edn
+}
+
+/// Reads and validates a history from text; `file` names it in errors.
+pub fn read_history_str(file: &str, text: &str) -> Result<History, ReadError> {
+    let err = |line: usize, message: String| ReadError {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let forms: Vec<(Value, usize)> = match detect_format(text) {
+        Format::Edn => parse_edn_ops(text).map_err(|e| err(e.line, e.message))?,
+        Format::JsonLines => {
+            let mut forms = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let json: serde_json::Value = serde_json::from_str(line)
+                    .map_err(|e| err(i + 1, format!("malformed JSON (truncated?): {e}")))?;
+                forms.push((Value::from(&json), i + 1));
+            }
+            forms
+        }
+    };
+    let mut ops = Vec::with_capacity(forms.len());
+    let mut lines = Vec::with_capacity(forms.len());
+    for (form, line) in forms {
+        ops.push(op_from_value(form).map_err(|m| err(line, m))?);
+        lines.push(line);
+    }
+    History::from_ops(ops).map_err(|e| err(lines[e.position], e.message))
+}
+
+/// Converts a map read from EDN or JSON into an op.
+pub fn op_from_value(form: Value) -> Result<Op, String> {
+    let Value::Map(entries) = form else {
+        return Err(format!("expected an op map, found {}", abbreviate(&form)));
+    };
+    let mut kind = None;
+    let mut process = None;
+    let mut f = None;
+    let mut index = -1;
+    let mut time = -1;
+    let mut value = Value::Nil;
+    let mut error = None;
+    let mut extra = BTreeMap::new();
+    for (k, v) in entries {
+        let Some(key) = k.as_name() else {
+            return Err(format!(
+                "an op map key that is not a keyword: {}",
+                abbreviate(&k)
+            ));
+        };
+        match key {
+            "type" => {
+                let name = v
+                    .as_name()
+                    .ok_or_else(|| format!(":type must be a keyword, found {}", abbreviate(&v)))?;
+                kind = Some(OpType::parse(name).ok_or_else(|| {
+                    format!(":type :{name} is not one of :invoke, :ok, :fail, :info")
+                })?);
+            }
+            "process" => {
+                process = Some(match &v {
+                    Value::Int(p) if *p >= 0 => Process::Client(*p as u64),
+                    Value::Keyword(n) | Value::Str(n) if n == "nemesis" => Process::Nemesis,
+                    Value::Keyword(n) | Value::Str(n) => Process::Named(n.clone()),
+                    other => {
+                        return Err(format!(
+                            ":process must be a non-negative integer or a keyword, found {}",
+                            abbreviate(other)
+                        ))
+                    }
+                })
+            }
+            "f" => {
+                f = Some(match &v {
+                    Value::Keyword(n) | Value::Str(n) => n.clone(),
+                    other => other.to_string(),
+                })
+            }
+            "index" => {
+                index = v
+                    .as_int()
+                    .ok_or_else(|| ":index must be an integer".to_string())?
+            }
+            "time" => {
+                time = match v {
+                    Value::Int(t) => t,
+                    Value::Float(t) => t as i64,
+                    _ => return Err(":time must be a number (nanoseconds)".to_string()),
+                }
+            }
+            "value" => value = v,
+            "error" => error = Some(v),
+            other => {
+                extra.insert(other.to_string(), v);
+            }
+        }
+    }
+    Ok(Op {
+        index,
+        time,
+        process: process.ok_or("an op without :process")?,
+        kind: kind.ok_or("an op without :type (expected :invoke, :ok, :fail or :info)")?,
+        f: f.ok_or("an op without :f")?,
+        value,
+        error,
+        extra,
+    })
+}
+
+fn abbreviate(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 {
+        format!(
+            "{}…",
+            &s[..s
+                .char_indices()
+                .take(60)
+                .last()
+                .map(|(i, _)| i)
+                .unwrap_or(0)]
+        )
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_edn_lines_and_vectors_alike() {
+        let lines = "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :ok, :f :read, :value 3, :process 0}\n";
+        let vector = format!("[{}]", lines);
+        let a = read_history_str("a", lines).unwrap();
+        let b = read_history_str("b", &vector).unwrap();
+        assert_eq!(a.ops, b.ops);
+        assert_eq!(a.ops[1].value, Value::Int(3));
+    }
+
+    #[test]
+    fn reads_json_lines() {
+        let text = r#"{"index":0,"time":5,"type":"invoke","process":0,"f":"add","value":1}
+{"index":1,"time":9,"type":"ok","process":0,"f":"add","value":1,"node":"n1"}
+"#;
+        let h = read_history_str("h.jsonl", text).unwrap();
+        assert_eq!(h.ops[1].extra.get("node"), Some(&Value::from("n1")));
+        assert_eq!(h.ops[1].time, 9);
+    }
+
+    #[test]
+    fn round_trips_through_both_writers() {
+        let text = "{:type :invoke, :f :txn, :value [[:read :x nil] [:write :y 1]], :process 0, :time 3}\n{:type :info, :f :txn, :value nil, :process 0, :time 4, :error :timeout, :node \"n2\"}\n";
+        let h = read_history_str("t", text).unwrap();
+        let edn: String = h.ops.iter().map(|o| o.to_edn() + "\n").collect();
+        let json: String = h.ops.iter().map(|o| o.to_json() + "\n").collect();
+        assert_eq!(read_history_str("e", &edn).unwrap().ops, h.ops);
+        assert_eq!(read_history_str("j", &json).unwrap().ops, h.ops);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = read_history_str(
+            "x.edn",
+            "{:type :invoke, :f :read, :process 0}\n{:f :read, :process 1}\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.file.as_str()), (2, "x.edn"));
+        assert!(e.message.contains(":type"), "{e}");
+        let e = read_history_str(
+            "x.edn",
+            "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :process 1}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().starts_with("x.edn:2: "), "{e}");
+    }
+}

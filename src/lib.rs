@@ -1,0 +1,11 @@
+//! restate-jepsen's core: the history, the generator language, the interpreter that runs
+//! generators against clients and a nemesis, the checkers, and the store.
+//!
+//! Nothing here knows which world it runs in: the simulation (`sim/`) and the real cluster
+//! (`real/`) plug in through [`runtime`]'s traits. This crate depends on neither madsim
+//! nor russh nor reqwest, and the two worlds never depend on each other.
+
+pub mod checker;
+pub mod generator;
+pub mod history;
+pub mod runtime;

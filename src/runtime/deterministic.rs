@@ -1,0 +1,1 @@
+//! A deterministic single-threaded runtime with virtual time (to be written).
