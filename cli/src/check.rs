@@ -1,0 +1,124 @@
+//! `check`: judge stored histories with a checker, one verdict line per file.
+//!
+//! Files are read and checked in parallel (one worker per core) and reported in the order
+//! given. The exit code is Jepsen's: 0 all valid, 1 any invalid, 2 any unknown and none
+//! invalid; 254 when an argument is bad or a file cannot be read or is malformed.
+
+use crate::exit::{self, Failure};
+use clap::Args;
+use jepsen_core::checker::registry::{self, CheckerChoice};
+use jepsen_core::checker::{CheckOptions, CheckResult, Checker, Validity};
+use jepsen_core::history::{read_history_file, ReadError};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The model for the linearizable checker (alone, it means --checker linearizable).
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// A checker to run; repeat it (or separate with commas) to compose several.
+    #[arg(long = "checker", value_name = "C", value_delimiter = ',')]
+    pub checkers: Vec<String>,
+    /// Give up on a file after this many seconds; its verdict is then unknown.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
+    /// set-full: treat a stale read as invalid (Jepsen's `:linearizable? true`).
+    #[arg(long)]
+    pub linearizable_reads: bool,
+    /// Nodes of the test, for the heal checker (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<String>,
+    /// Print one JSON object per file (verdict and full results) instead of a line.
+    #[arg(long)]
+    pub json: bool,
+    /// History files: Jepsen EDN (one map per line, or a vector of maps) or JSON lines.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+enum Outcome {
+    Checked(CheckResult),
+    Unreadable(ReadError),
+}
+
+pub fn run(args: CheckArgs) -> Result<i32, Failure> {
+    let choice = CheckerChoice {
+        checkers: args.checkers.clone(),
+        model: args.model.clone(),
+        linearizable_reads: args.linearizable_reads,
+    };
+    let checker = registry::build(&choice).map_err(Failure::bad_input)?;
+    let time_limit = match args.time_limit {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => return Err(Failure::bad_input(format!("--time-limit {s}: give a positive number of seconds"))),
+    };
+    let opts = CheckOptions { time_limit, nodes: args.nodes.clone() };
+    let outcomes = check_all(&args.files, checker.as_ref(), &opts);
+
+    let mut overall = Validity::Valid;
+    let mut unreadable = false;
+    for (file, outcome) in args.files.iter().zip(&outcomes) {
+        match outcome {
+            Outcome::Unreadable(e) => {
+                unreadable = true;
+                eprintln!("error: {e}");
+            }
+            Outcome::Checked(result) => {
+                overall = overall.and(result.valid);
+                if args.json {
+                    let line = serde_json::json!({
+                        "file": file.display().to_string(),
+                        "valid?": verdict_name(result.valid),
+                        "results": result.to_value(),
+                    });
+                    println!("{line}");
+                } else {
+                    println!("{}\t{}", file.display(), verdict_name(result.valid));
+                }
+            }
+        }
+    }
+    Ok(if unreadable { exit::BAD_ARGUMENTS } else { exit::for_validity(overall) })
+}
+
+fn verdict_name(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "valid",
+        Validity::Invalid => "invalid",
+        Validity::Unknown => "unknown",
+    }
+}
+
+/// Reads and checks every file, a worker per core, results in the files' order.
+fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> Vec<Outcome> {
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(files.len().max(1));
+    let mut results: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Outcome)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        let outcome = match read_history_file(file) {
+                            Ok(history) => Outcome::Checked(checker.check(&history, opts)),
+                            Err(e) => Outcome::Unreadable(e),
+                        };
+                        mine.push((i, outcome));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a check worker crashed")).collect()
+    });
+    for (i, outcome) in done.into_iter().flatten() {
+        results[i] = Some(outcome);
+    }
+    results.into_iter().map(|o| o.expect("every file was checked")).collect()
+}

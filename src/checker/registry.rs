@@ -1,0 +1,46 @@
+//! Checkers by name, as the command line and stored test options name them.
+//!
+//! `check` and `analyze` build their checker from a [`CheckerChoice`]; a stored run records
+//! the same choice in its `test.json`, so `analyze` re-checks it with exactly the checkers
+//! it ran with.
+
+use super::{compose, Checker};
+
+/// Every checker name the registry knows.
+pub const CHECKER_NAMES: &[&str] = &[];
+
+/// Which checkers to run, as given on the command line or stored with a test.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckerChoice {
+    /// Checker names; empty with a model means `linearizable`.
+    pub checkers: Vec<String>,
+    /// The model for `linearizable`.
+    pub model: Option<String>,
+    /// set-full's `linearizable?` option: stale reads are invalid.
+    #[serde(default)]
+    pub linearizable_reads: bool,
+}
+
+/// Builds the composed checker, or a one-line error naming the bad input and the fix.
+pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
+    let mut names = choice.checkers.clone();
+    if names.is_empty() {
+        if choice.model.is_none() {
+            return Err(format!(
+                "no checker given: pass --model M (for linearizable) or --checker C, with C one of {}",
+                CHECKER_NAMES.join(", ")
+            ));
+        }
+        names.push("linearizable".to_string());
+    }
+    let mut checkers: Vec<(String, Box<dyn Checker>)> = Vec::new();
+    for name in names {
+        let checker = build_one(&name, choice)?;
+        checkers.push((name, checker));
+    }
+    Ok(Box::new(compose(checkers)))
+}
+
+fn build_one(name: &str, _choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
+    Err(format!("unknown checker {name:?}: use one of {}", CHECKER_NAMES.join(", ")))
+}
