@@ -6,6 +6,7 @@
 //! nor russh nor reqwest, and the two worlds never depend on each other.
 
 pub mod checker;
+pub mod fault;
 pub mod generator;
 pub mod history;
 pub mod runtime;
