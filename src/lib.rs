@@ -9,4 +9,5 @@ pub mod checker;
 pub mod fault;
 pub mod generator;
 pub mod history;
+pub mod interpreter;
 pub mod runtime;

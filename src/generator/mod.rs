@@ -24,6 +24,8 @@ pub enum GenOp {
     Op(Op, Option<Gen>),
     /// Nothing yet: ask again after the next event or when time has passed.
     Pending,
+    /// A log line to record (Jepsen's log), and the generator that follows.
+    Log(String, Option<Gen>),
     /// Nothing more, ever.
     Exhausted,
 }
