@@ -11,3 +11,4 @@ pub mod generator;
 pub mod history;
 pub mod interpreter;
 pub mod runtime;
+pub mod store;
