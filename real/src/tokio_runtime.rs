@@ -2,23 +2,18 @@
 //! core's `!Send` interpreter and clients run on one thread against real time.
 //!
 //! `now` is the time since the runtime handle was created; random streams are seeded
-//! exactly as in the deterministic runtime ([`seeded_rng`]), so a seed names the same
+//! exactly as in the deterministic runtime (`jepsen_core::runtime::seeded_rng`), so a seed names the same
 //! generator choices in both worlds.
 
-use jepsen_core::runtime::{seeded_rng, Runtime};
-use rand_chacha::ChaCha8Rng;
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use jepsen_core::runtime::{RngStreams, Runtime, SharedRng};
 use std::future::Future;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// A handle on the tokio runtime seam; clones share the start time and the streams.
 #[derive(Clone)]
 pub struct TokioRuntime {
     start: Instant,
-    seed: u64,
-    rngs: Rc<RefCell<BTreeMap<&'static str, Rc<RefCell<ChaCha8Rng>>>>>,
+    rngs: RngStreams,
 }
 
 impl TokioRuntime {
@@ -26,13 +21,12 @@ impl TokioRuntime {
     pub fn new(seed: u64) -> TokioRuntime {
         TokioRuntime {
             start: Instant::now(),
-            seed,
-            rngs: Rc::default(),
+            rngs: RngStreams::new(seed),
         }
     }
 
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.rngs.seed()
     }
 
     /// Runs `future` to completion on a new current-thread tokio runtime (timers and
@@ -61,12 +55,8 @@ impl Runtime for TokioRuntime {
         tokio::task::spawn_local(f);
     }
 
-    fn rng(&self, stream: &'static str) -> Rc<RefCell<ChaCha8Rng>> {
-        self.rngs
-            .borrow_mut()
-            .entry(stream)
-            .or_insert_with(|| Rc::new(RefCell::new(seeded_rng(self.seed, stream))))
-            .clone()
+    fn rng(&self, stream: &'static str) -> SharedRng {
+        self.rngs.get(stream)
     }
 }
 
@@ -80,6 +70,8 @@ mod tests {
         Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopNemesis,
     };
     use rand::Rng;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
     /// Completes every op at once.
     struct NoopClient;

@@ -7,8 +7,7 @@
 //! with the same seed therefore always runs the same way. Nothing here is
 //! simulation-specific: the simulation plugs in its own runtime.
 
-use super::{seeded_rng, LocalBoxFuture, Runtime};
-use rand_chacha::ChaCha8Rng;
+use super::{LocalBoxFuture, RngStreams, Runtime, SharedRng};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -25,7 +24,6 @@ pub struct DeterministicRuntime {
 }
 
 struct Executor {
-    seed: u64,
     now: Cell<Duration>,
     /// Task slots; a finished task's slot is reused under a new generation.
     tasks: RefCell<Vec<Slot>>,
@@ -35,7 +33,7 @@ struct Executor {
     /// Pending timers by (deadline, sequence number): due order is deterministic.
     timers: RefCell<BTreeMap<(Duration, u64), Waker>>,
     next_timer: Cell<u64>,
-    rngs: RefCell<BTreeMap<&'static str, Rc<RefCell<ChaCha8Rng>>>>,
+    rngs: RngStreams,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -74,21 +72,20 @@ impl DeterministicRuntime {
     pub fn new(seed: u64) -> DeterministicRuntime {
         DeterministicRuntime {
             inner: Rc::new(Executor {
-                seed,
                 now: Cell::new(Duration::ZERO),
                 tasks: RefCell::new(Vec::new()),
                 free_slots: RefCell::new(Vec::new()),
                 ready: Arc::new(Mutex::new(VecDeque::new())),
                 timers: RefCell::new(BTreeMap::new()),
                 next_timer: Cell::new(0),
-                rngs: RefCell::new(BTreeMap::new()),
+                rngs: RngStreams::new(seed),
             }),
         }
     }
 
     /// The seed the random streams derive from.
     pub fn seed(&self) -> u64 {
-        self.inner.seed
+        self.inner.rngs.seed()
     }
 
     /// Runs `future` and every task it spawns until `future` completes, and returns its
@@ -235,13 +232,8 @@ impl Runtime for DeterministicRuntime {
         self.spawn_task(Box::pin(f));
     }
 
-    fn rng(&self, stream: &'static str) -> Rc<RefCell<ChaCha8Rng>> {
-        self.inner
-            .rngs
-            .borrow_mut()
-            .entry(stream)
-            .or_insert_with(|| Rc::new(RefCell::new(seeded_rng(self.inner.seed, stream))))
-            .clone()
+    fn rng(&self, stream: &'static str) -> SharedRng {
+        self.inner.rngs.get(stream)
     }
 }
 

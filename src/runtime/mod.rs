@@ -15,6 +15,7 @@ use crate::history::{Op, Value};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -43,6 +44,39 @@ pub fn seeded_rng(seed: u64, stream: &str) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(fnv1a(stream.as_bytes()));
     rng
+}
+
+/// A random stream shared by its users.
+pub type SharedRng = Rc<RefCell<ChaCha8Rng>>;
+
+/// The named random streams of one seed, each made by [`seeded_rng`] on first use and
+/// shared afterwards: what both runtimes hand out from [`Runtime::rng`].
+#[derive(Clone)]
+pub struct RngStreams {
+    seed: u64,
+    streams: Rc<RefCell<BTreeMap<&'static str, SharedRng>>>,
+}
+
+impl RngStreams {
+    pub fn new(seed: u64) -> RngStreams {
+        RngStreams {
+            seed,
+            streams: Rc::default(),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The stream named `stream`, continuing where its last user left it.
+    pub fn get(&self, stream: &'static str) -> SharedRng {
+        self.streams
+            .borrow_mut()
+            .entry(stream)
+            .or_insert_with(|| Rc::new(RefCell::new(seeded_rng(self.seed, stream))))
+            .clone()
+    }
 }
 
 /// 64-bit FNV-1a: a fixed, well-known hash, so stream numbers never change between builds.
