@@ -119,6 +119,8 @@ struct TestClient {
     node: String,
     /// Opening fails on these nodes.
     unreachable: Vec<String>,
+    /// `setup` fails.
+    broken_setup: bool,
 }
 
 impl TestClient {
@@ -129,6 +131,7 @@ impl TestClient {
             log: log.clone(),
             node: String::new(),
             unreachable: Vec::new(),
+            broken_setup: false,
         }
     }
 }
@@ -149,7 +152,13 @@ impl Client for TestClient {
 
     fn setup(&mut self) -> LocalBoxFuture<'_, Result<(), ClientError>> {
         self.log.borrow_mut().push(format!("setup {}", self.node));
-        Box::pin(async { Ok(()) })
+        let broken = self.broken_setup;
+        Box::pin(async move {
+            if broken {
+                return Err(ClientError::new("setup", "schema refused"));
+            }
+            Ok(())
+        })
     }
 
     fn teardown(&mut self) -> LocalBoxFuture<'_, Result<(), ClientError>> {
@@ -577,4 +586,50 @@ fn the_same_seed_gives_the_same_history() {
     assert_ne!(a, go(43));
     // Random latencies and crashes really happened.
     assert!(a.iter().any(|l| l.contains("\"info\"")));
+}
+
+#[test]
+fn a_failed_client_setup_fails_the_run_but_the_nemesis_is_still_torn_down() {
+    let rt = DeterministicRuntime::new(1);
+    let log: Log = Rc::default();
+    let mut c = TestClient::new(&rt, Some(Duration::from_millis(1)), &log);
+    c.broken_setup = true;
+    let nem = TestNemesis {
+        rt: rt.clone(),
+        log: log.clone(),
+    };
+    let rt2 = rt.clone();
+    let (result, streamed) = rt.run(async move {
+        let test = TestInfo {
+            nodes: nodes(3),
+            concurrency: 3,
+        };
+        let mut streamed = 0;
+        let mut sink = |_: &Op| streamed += 1;
+        let r = run(
+            rt2,
+            &test,
+            &InterpreterOptions::default(),
+            Box::new(c),
+            Box::new(nem),
+            writes(5),
+            &mut sink,
+        )
+        .await;
+        (r, streamed)
+    });
+    let err = result.unwrap_err();
+    assert!(matches!(err, InterpretError::ClientSetup(_)), "{err}");
+    assert!(err.to_string().contains("schema refused"), "{err}");
+    assert_eq!(streamed, 0, "no op ran");
+    assert_eq!(
+        *log.borrow(),
+        [
+            "nemesis setup",
+            "open n1",
+            "setup n1",
+            "close n1",
+            "nemesis teardown"
+        ]
+    );
 }
