@@ -633,3 +633,57 @@ fn a_failed_client_setup_fails_the_run_but_the_nemesis_is_still_torn_down() {
         ]
     );
 }
+
+/// Jepsen's `:sleep` on one thread, then `then`.
+struct SleepThen {
+    thread: Thread,
+    nanos: i64,
+    then: Gen,
+}
+
+impl Generator for SleepThen {
+    fn op(&self, _: &TestInfo, ctx: &Context) -> GenOp {
+        if !ctx.is_free(self.thread) {
+            return GenOp::Pending;
+        }
+        let op = Op::new(
+            OpType::Invoke,
+            ctx.process_of(self.thread),
+            "sleep",
+            Value::Int(self.nanos),
+        )
+        .with_time(ctx.time);
+        GenOp::Sleep(op, Some(self.then.clone()))
+    }
+}
+
+#[test]
+fn a_sleep_occupies_its_thread_without_a_history_entry() {
+    let out = simple(2, 2, || {
+        Rc::new(SleepThen {
+            thread: Thread::Nemesis,
+            nanos: 5_000 * MS,
+            then: Rc::new(SleepThen {
+                thread: Thread::Client(0),
+                nanos: 2_000 * MS,
+                then: script(vec![client("write"), client("write"), nemesis("start")]),
+            }),
+        })
+    });
+    let h = out.result.unwrap();
+    assert!(h.ops.iter().all(|o| o.f != "sleep"));
+    assert_eq!(h.len(), 6);
+    // Client thread 1 is free at once; thread 0 sleeps 2 s; the nemesis sleeps 5 s.
+    let start = h.ops.iter().find(|o| o.f == "start").unwrap();
+    assert_eq!(start.time, 5_000 * MS);
+    let writes: Vec<&Op> = h
+        .ops
+        .iter()
+        .filter(|o| o.f == "write" && o.is_invoke())
+        .collect();
+    assert_eq!(writes[0].process, Process::Client(1));
+    assert_eq!(writes[0].time, 0);
+    // Thread 1 runs the second write too (10 ms later): thread 0 is still asleep.
+    assert_eq!(writes[1].process, Process::Client(1));
+    assert_eq!(writes[1].time, 10 * MS);
+}

@@ -3,12 +3,20 @@
 //!
 //! One worker task per client thread plus one for the nemesis. The main loop first takes
 //! every completion that has arrived (they are latency sensitive: waiting would introduce
-//! false concurrency), then asks the generator for an op in the current context. Pending:
-//! wait for a completion, or at most `max_pending_interval`, and ask again. An op in the
-//! future: wait until its time unless a completion arrives first. An op due now: journal
-//! it (index, time, sink), mark its thread busy, tell the generator, and hand it to the
-//! thread's worker. Completions are journaled as they are taken; a client thread whose op
-//! ended `:info` continues as a new process (process + concurrency).
+//! false concurrency), then asks the generator for an op in the current context:
+//! - `Pending`: wait for a completion, or at most `max_pending_interval`, and ask again.
+//! - an op (or sleep) in the future: wait until its time unless a completion arrives
+//!   first, then ask again.
+//! - an op due now: journal it (index, time = now, sink), mark its thread busy, tell the
+//!   generator (`update`), and hand it to the thread's worker. Client ops are recorded
+//!   as `:invoke` with the thread's node in `extra["node"]`; nemesis ops as `:info`.
+//! - `Sleep`: the thread is busy for `op.value` ns; no history entry, no update.
+//! - `Log`: a `tracing::info!` line; no thread, no history entry.
+//! - `Exhausted`: finish once nothing is outstanding.
+//!
+//! Completions are journaled as they are taken, then the generator is updated; a client
+//! thread whose op ended `:info` continues as a new process (process + concurrency), and
+//! its worker opens a fresh client for it.
 //!
 //! Around the run: nemesis `setup`, then one client opened on the first node runs
 //! `setup`; after it, the client `teardown` (again through one client) and the nemesis
@@ -279,8 +287,10 @@ impl<R: Runtime> Interpreter<'_, R> {
     async fn main_loop(&mut self, opts: &InterpreterOptions) -> Result<(), InterpretError> {
         loop {
             while let Some(event) = self.events.pop() {
-                if let Event::Completed(thread, op) = event {
-                    self.complete(thread, op, true)?;
+                match event {
+                    Event::Completed(thread, op) => self.complete(thread, op, true)?,
+                    Event::Slept(thread) => self.wake_up(thread),
+                    Event::Exited => {}
                 }
             }
             let Some(gen) = self.gen.clone() else {
@@ -305,44 +315,62 @@ impl<R: Runtime> Interpreter<'_, R> {
                     tracing::info!("{message}");
                     self.gen = following;
                 }
-                GenOp::Op(op, following) => {
-                    let now = self.now_ns();
-                    if op.time > now {
-                        let wait = Duration::from_nanos((op.time - now) as u64);
-                        self.wait_for_event(Some(wait)).await;
-                    } else {
-                        self.invoke(op, following, now)?;
-                    }
+                GenOp::Op(op, following) | GenOp::Sleep(op, following)
+                    if op.time > self.now_ns() =>
+                {
+                    // Not yet: wait until its time unless an event comes first, then ask
+                    // again (the op is not kept, as in Jepsen).
+                    let _ = following;
+                    let wait = Duration::from_nanos((op.time - self.now_ns()) as u64);
+                    self.wait_for_event(Some(wait)).await;
                 }
+                GenOp::Op(op, following) => self.invoke(op, following)?,
+                GenOp::Sleep(op, following) => self.sleep(op, following)?,
             }
         }
     }
 
+    /// The free thread running `op.process`, or the generator's mistake.
+    fn free_thread_of(&self, op: &Op) -> Result<Thread, InterpretError> {
+        match self.ctx.thread_of(&op.process) {
+            Some(t) if self.ctx.is_free(t) => Ok(t),
+            _ => Err(InterpretError::Generator(format!(
+                "the generator produced {op} for process {}, which is not a free process",
+                op.process
+            ))),
+        }
+    }
+
+    /// Jepsen's `:sleep`: the op's thread is busy for `op.value` ns, with no history
+    /// entry and no generator update.
+    fn sleep(&mut self, op: Op, following: Option<Gen>) -> Result<(), InterpretError> {
+        let thread = self.free_thread_of(&op)?;
+        let nanos = op.value.as_int().unwrap_or(0).max(0) as u64;
+        self.ctx.time = self.now_ns();
+        self.ctx.set_busy(thread);
+        self.gen = following;
+        self.inboxes[self.slot(thread)].put(Task::Sleep(Duration::from_nanos(nanos)));
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// A thread's sleep is over: it is free again.
+    fn wake_up(&mut self, thread: Thread) {
+        self.ctx.time = self.now_ns();
+        self.ctx.set_free(thread);
+        self.outstanding -= 1;
+    }
+
     /// Journals `op`, marks its thread busy, updates the generator, and dispatches it.
-    fn invoke(
-        &mut self,
-        mut op: Op,
-        following: Option<Gen>,
-        now: i64,
-    ) -> Result<(), InterpretError> {
-        let thread = match self.ctx.thread_of(&op.process) {
-            Some(t) if self.ctx.is_free(t) => t,
-            _ => {
-                return Err(InterpretError::Generator(format!(
-                    "the generator produced {op} for process {}, which is not a free process",
-                    op.process
-                )))
-            }
-        };
+    fn invoke(&mut self, mut op: Op, following: Option<Gen>) -> Result<(), InterpretError> {
+        let now = self.now_ns();
+        let thread = self.free_thread_of(&op)?;
         match thread {
+            // Jepsen records both halves of a nemesis op as :info; a client op is an
+            // invocation whatever type the generator gave it.
             Thread::Nemesis => op.kind = OpType::Info,
             Thread::Client(i) => {
-                if !op.is_invoke() {
-                    return Err(InterpretError::Generator(format!(
-                        "the generator produced a client op of type :{}: {op}",
-                        op.kind.name()
-                    )));
-                }
+                op.kind = OpType::Invoke;
                 let node = &self.test.nodes[i % self.test.nodes.len()];
                 op.extra
                     .insert("node".to_string(), Value::Str(node.clone()));
@@ -418,7 +446,7 @@ impl<R: Runtime> Interpreter<'_, R> {
     /// flight, and waits until all have closed their clients.
     async fn stop_workers(&mut self) {
         for inbox in &self.inboxes {
-            inbox.put(Task::Exit);
+            inbox.exit();
         }
         let mut running = self.inboxes.len();
         while running > 0 {
@@ -428,6 +456,7 @@ impl<R: Runtime> Interpreter<'_, R> {
                     Event::Completed(thread, op) => {
                         let _ = self.complete(thread, op, false);
                     }
+                    Event::Slept(thread) => self.wake_up(thread),
                     Event::Exited => running -= 1,
                 }
             }

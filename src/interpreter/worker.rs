@@ -23,6 +23,8 @@ use std::time::Duration;
 pub(crate) enum Event {
     /// The completion of the invocation the thread was given.
     Completed(Thread, Op),
+    /// The thread's sleep is over.
+    Slept(Thread),
     /// The worker closed its client and stopped.
     Exited,
 }
@@ -62,41 +64,48 @@ impl Events {
 
 /// What the interpreter asks of a worker.
 pub(crate) enum Task {
+    /// Perform this invocation and post its completion.
     Invoke(Op),
-    /// Close the client and stop.
-    Exit,
+    /// Do nothing for this long, then post `Slept` (Jepsen's `:sleep` op).
+    Sleep(Duration),
 }
 
-/// A worker's inbox: one invocation at a time (the interpreter only gives an op to an
-/// idle thread), and the order to exit, taken after any invocation already given.
+/// A worker's inbox: one task at a time (the interpreter only gives a task to an idle
+/// thread), and the order to exit, taken after any task already given.
 #[derive(Default)]
 pub(crate) struct Inbox {
-    op: RefCell<Option<Op>>,
+    task: RefCell<Option<Task>>,
     exit: Cell<bool>,
     waiter: RefCell<Option<Waker>>,
 }
 
 impl Inbox {
     pub(crate) fn put(&self, task: Task) {
-        match task {
-            Task::Invoke(op) => {
-                let previous = self.op.borrow_mut().replace(op);
-                debug_assert!(previous.is_none(), "a worker was given an op while busy");
-            }
-            Task::Exit => self.exit.set(true),
-        }
+        let previous = self.task.borrow_mut().replace(task);
+        debug_assert!(previous.is_none(), "a worker was given a task while busy");
+        self.wake();
+    }
+
+    /// Asks the worker to close its client and stop once idle.
+    pub(crate) fn exit(&self) {
+        self.exit.set(true);
+        self.wake();
+    }
+
+    fn wake(&self) {
         if let Some(w) = self.waiter.borrow_mut().take() {
             w.wake();
         }
     }
 
-    async fn take(&self) -> Task {
+    /// The next task, or `None` when told to exit.
+    async fn take(&self) -> Option<Task> {
         poll_fn(|cx| {
-            if let Some(op) = self.op.borrow_mut().take() {
-                return Poll::Ready(Task::Invoke(op));
+            if let Some(task) = self.task.borrow_mut().take() {
+                return Poll::Ready(Some(task));
             }
             if self.exit.get() {
-                return Poll::Ready(Task::Exit);
+                return Poll::Ready(None);
             }
             *self.waiter.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
@@ -126,11 +135,15 @@ impl<R: Runtime> ClientWorker<R> {
     pub(crate) async fn run(mut self) {
         loop {
             match self.inbox.take().await {
-                Task::Invoke(op) => {
+                Some(Task::Invoke(op)) => {
                     let completion = self.invoke(op).await;
                     self.events.push(Event::Completed(self.thread, completion));
                 }
-                Task::Exit => {
+                Some(Task::Sleep(d)) => {
+                    self.rt.sleep(d).await;
+                    self.events.push(Event::Slept(self.thread));
+                }
+                None => {
                     self.close().await;
                     self.events.push(Event::Exited);
                     return;
@@ -217,7 +230,11 @@ impl<R: Runtime> NemesisWorker<R> {
         let mut nemesis = self.home.borrow_mut().take().expect("the nemesis is home");
         loop {
             match self.inbox.take().await {
-                Task::Invoke(op) => {
+                Some(Task::Sleep(d)) => {
+                    self.rt.sleep(d).await;
+                    self.events.push(Event::Slept(Thread::Nemesis));
+                }
+                Some(Task::Invoke(op)) => {
                     let outcome = guarded(&self.rt, None, nemesis.invoke(op.clone())).await;
                     let mut completion = match outcome {
                         Guarded::Done(Ok(c)) => c,
@@ -235,7 +252,7 @@ impl<R: Runtime> NemesisWorker<R> {
                     self.events
                         .push(Event::Completed(Thread::Nemesis, completion));
                 }
-                Task::Exit => {
+                None => {
                     *self.home.borrow_mut() = Some(nemesis);
                     self.events.push(Event::Exited);
                     return;
