@@ -37,7 +37,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
-use worker::{ClientWorker, Event, Events, Inbox, NemesisWorker, Task};
+use worker::{ClientWorker, Event, Events, Inbox, NemesisWorker, Outcome, Task};
 
 /// How the interpreter runs.
 #[derive(Clone, Debug)]
@@ -214,6 +214,8 @@ struct Interpreter<'a, R: Runtime> {
     events: Rc<Events>,
     /// Inboxes by thread slot: clients `0..concurrency`, then the nemesis.
     inboxes: Vec<Rc<Inbox>>,
+    /// By thread slot, the journal position of the invocation the thread is running.
+    in_flight: Vec<Option<usize>>,
     outstanding: usize,
 }
 
@@ -264,6 +266,7 @@ async fn run_workers<'a, R: Runtime>(
         gen: Some(gen),
         journal,
         events,
+        in_flight: vec![None; inboxes.len()],
         inboxes,
         outstanding: 0,
     };
@@ -378,6 +381,8 @@ impl<R: Runtime> Interpreter<'_, R> {
         }
         self.ctx.time = now;
         self.ctx.set_busy(thread);
+        let slot = self.slot(thread);
+        self.in_flight[slot] = Some(self.journal.ops.len());
         let op = self.journal.record(op, now);
         self.gen = match following {
             Some(g) => {
@@ -390,18 +395,28 @@ impl<R: Runtime> Interpreter<'_, R> {
             None => None,
         };
         let op = op.clone();
-        self.inboxes[self.slot(thread)].put(Task::Invoke(op));
+        self.inboxes[slot].put(Task::Invoke(op));
         self.outstanding += 1;
         Ok(())
     }
 
     /// Journals a completion, frees its thread, updates the generator (if `update`), and
     /// gives a client thread whose op ended `:info` its next process.
-    fn complete(&mut self, thread: Thread, op: Op, update: bool) -> Result<(), InterpretError> {
+    fn complete(
+        &mut self,
+        thread: Thread,
+        outcome: Outcome,
+        update: bool,
+    ) -> Result<(), InterpretError> {
         let now = self.now_ns();
         self.ctx.time = now;
         self.ctx.set_free(thread);
         self.outstanding -= 1;
+        let slot = self.slot(thread);
+        let invocation = self.in_flight[slot]
+            .take()
+            .expect("a completing thread has an invocation in flight");
+        let op = self.completion(thread, invocation, outcome);
         let op = self.journal.record(op, now);
         let crashed = op.is_info() && thread != Thread::Nemesis;
         if let (true, Some(g)) = (update, &self.gen) {
@@ -417,6 +432,32 @@ impl<R: Runtime> Interpreter<'_, R> {
             self.ctx.next_process(thread);
         }
         Ok(())
+    }
+
+    /// The completion to journal for the invocation at `invocation`, from how it ended.
+    fn completion(&self, thread: Thread, invocation: usize, outcome: Outcome) -> Op {
+        let inv = &self.journal.ops[invocation];
+        let mut op = match outcome {
+            Outcome::Completed(c) if c.is_invoke() => inv.complete(OpType::Info).with_error(
+                Value::from("the client returned an invocation, not a completion"),
+            ),
+            Outcome::Completed(c) => c,
+            Outcome::Crashed(error) => inv.complete(OpType::Info).with_error(error),
+            Outcome::NoClient(error) => inv.complete(OpType::Fail).with_error(error),
+        };
+        op.process = inv.process.clone();
+        match thread {
+            // Jepsen records both halves of a nemesis op as :info.
+            Thread::Nemesis => op.kind = OpType::Info,
+            Thread::Client(_) => {
+                if !op.extra.contains_key("node") {
+                    if let Some(node) = inv.extra.get("node") {
+                        op.extra.insert("node".to_string(), node.clone());
+                    }
+                }
+            }
+        }
+        op
     }
 
     /// Waits until an event arrives, or `timeout` passes.

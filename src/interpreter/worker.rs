@@ -5,12 +5,13 @@
 //! A client worker is bound to one node. It opens a fresh client whenever the process of
 //! an invocation differs from the one its client was opened for (a thread's process
 //! changes after an `:info`), closing the old one first. A client that cannot be opened
-//! yields a `:fail` with error `[:no-client message]`. A client call that returns an
-//! error, panics or times out yields an `:info` carrying the error.
+//! yields [`Outcome::NoClient`] (journaled as `:fail` with error `[:no-client message]`);
+//! a call that returns an error, panics or times out yields [`Outcome::Crashed`]
+//! (journaled as `:info` carrying the error).
 
 use super::guard::{guarded, Guarded};
 use crate::generator::Thread;
-use crate::history::{Op, OpType, Process, Value};
+use crate::history::{Op, Process, Value};
 use crate::runtime::{Client, ClientError, Nemesis, Runtime};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, VecDeque};
@@ -19,10 +20,22 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+/// How an invocation ended, as a worker reports it. The interpreter turns it into the
+/// completion it journals (from its own copy of the invocation, so the worker need not
+/// keep one).
+pub(crate) enum Outcome {
+    /// The completion the client or nemesis returned.
+    Completed(Op),
+    /// The call returned an error, panicked or timed out: `:info` with this error.
+    Crashed(Value),
+    /// No client could be opened for the process: `:fail` with this error.
+    NoClient(Value),
+}
+
 /// What a worker tells the interpreter.
 pub(crate) enum Event {
-    /// The completion of the invocation the thread was given.
-    Completed(Thread, Op),
+    /// How the invocation the thread was given ended.
+    Completed(Thread, Outcome),
     /// The thread's sleep is over.
     Slept(Thread),
     /// The worker closed its client and stopped.
@@ -136,8 +149,8 @@ impl<R: Runtime> ClientWorker<R> {
         loop {
             match self.inbox.take().await {
                 Some(Task::Invoke(op)) => {
-                    let completion = self.invoke(op).await;
-                    self.events.push(Event::Completed(self.thread, completion));
+                    let outcome = self.invoke(op).await;
+                    self.events.push(Event::Completed(self.thread, outcome));
                 }
                 Some(Task::Sleep(d)) => {
                     self.rt.sleep(d).await;
@@ -161,7 +174,7 @@ impl<R: Runtime> ClientWorker<R> {
         self.process = None;
     }
 
-    async fn invoke(&mut self, op: Op) -> Op {
+    async fn invoke(&mut self, op: Op) -> Outcome {
         if self.process.as_ref() != Some(&op.process) || self.client.is_none() {
             self.close().await;
             let error = match guarded(&self.rt, None, self.factory.open(&self.node)).await {
@@ -180,39 +193,28 @@ impl<R: Runtime> ClientWorker<R> {
                 } else {
                     tracing::debug!(node = %self.node, "error opening client: {}", e.message);
                 }
-                return op.complete(OpType::Fail).with_error(Value::Vec(vec![
+                return Outcome::NoClient(Value::Vec(vec![
                     Value::keyword("no-client"),
                     Value::Str(e.message),
                 ]));
             }
         }
+        let process = op.process.clone();
         let client = self.client.as_mut().expect("a client was just opened");
-        let outcome = guarded(&self.rt, self.op_timeout, client.invoke(op.clone())).await;
-        let mut completion = match outcome {
-            Guarded::Done(Ok(c)) if c.is_invoke() => op.complete(OpType::Info).with_error(
-                Value::from("client returned an invocation, not a completion"),
-            ),
-            Guarded::Done(Ok(c)) => c,
-            Guarded::Done(Err(e)) => op.complete(OpType::Info).with_error(e.to_value()),
+        match guarded(&self.rt, self.op_timeout, client.invoke(op)).await {
+            Guarded::Done(Ok(c)) => Outcome::Completed(c),
+            Guarded::Done(Err(e)) => Outcome::Crashed(e.to_value()),
             Guarded::Panicked(m) => {
-                tracing::warn!(process = %op.process, "process crashed: {m}");
-                op.complete(OpType::Info)
-                    .with_error(Value::Str(format!("indeterminate: {m}")))
+                tracing::warn!(%process, "process crashed: {m}");
+                Outcome::Crashed(Value::Str(format!("indeterminate: {m}")))
             }
             Guarded::TimedOut => {
                 let d = self.op_timeout.unwrap_or_default();
-                op.complete(OpType::Info).with_error(
+                Outcome::Crashed(
                     ClientError::new("timeout", format!("no completion within {d:?}")).to_value(),
                 )
             }
-        };
-        completion.process = op.process;
-        if !completion.extra.contains_key("node") {
-            completion
-                .extra
-                .insert("node".to_string(), Value::Str(self.node.clone()));
         }
-        completion
     }
 }
 
@@ -235,22 +237,16 @@ impl<R: Runtime> NemesisWorker<R> {
                     self.events.push(Event::Slept(Thread::Nemesis));
                 }
                 Some(Task::Invoke(op)) => {
-                    let outcome = guarded(&self.rt, None, nemesis.invoke(op.clone())).await;
-                    let mut completion = match outcome {
-                        Guarded::Done(Ok(c)) => c,
-                        Guarded::Done(Err(e)) => op.complete(OpType::Info).with_error(e.to_value()),
+                    let outcome = match guarded(&self.rt, None, nemesis.invoke(op)).await {
+                        Guarded::Done(Ok(c)) => Outcome::Completed(c),
+                        Guarded::Done(Err(e)) => Outcome::Crashed(e.to_value()),
                         Guarded::Panicked(m) => {
                             tracing::warn!("nemesis crashed: {m}");
-                            op.complete(OpType::Info)
-                                .with_error(Value::Str(format!("indeterminate: {m}")))
+                            Outcome::Crashed(Value::Str(format!("indeterminate: {m}")))
                         }
                         Guarded::TimedOut => unreachable!("nemesis ops have no timeout"),
                     };
-                    // Jepsen records both halves of a nemesis op as :info.
-                    completion.kind = OpType::Info;
-                    completion.process = Process::Nemesis;
-                    self.events
-                        .push(Event::Completed(Thread::Nemesis, completion));
+                    self.events.push(Event::Completed(Thread::Nemesis, outcome));
                 }
                 None => {
                     *self.home.borrow_mut() = Some(nemesis);
