@@ -460,7 +460,8 @@ impl<R: Runtime> Interpreter<'_, R> {
         op
     }
 
-    /// Waits until an event arrives, or `timeout` passes.
+    /// Waits until an event arrives, or `timeout` passes. Yields once before arming the
+    /// timer: a worker that can complete at once does so without a timer being set.
     async fn wait_for_event(&self, timeout: Option<Duration>) {
         if !self.events.is_empty() {
             return;
@@ -473,11 +474,17 @@ impl<R: Runtime> Interpreter<'_, R> {
             }
         });
         let events = &self.events;
+        let mut yielded = false;
         poll_fn(|cx| {
             if !events.is_empty() {
                 return Poll::Ready(());
             }
             events.wake_on_next(cx.waker());
+            if !yielded {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             deadline.as_mut().poll(cx)
         })
         .await
