@@ -318,13 +318,10 @@ impl<R: Runtime> Interpreter<'_, R> {
                     tracing::info!("{message}");
                     self.gen = following;
                 }
-                GenOp::Op(op, following) | GenOp::Sleep(op, following)
-                    if op.time > self.now_ns() =>
-                {
+                GenOp::Op(op, _) | GenOp::Sleep(op, _) if op.time > self.ctx.time => {
                     // Not yet: wait until its time unless an event comes first, then ask
                     // again (the op is not kept, as in Jepsen).
-                    let _ = following;
-                    let wait = Duration::from_nanos((op.time - self.now_ns()) as u64);
+                    let wait = Duration::from_nanos((op.time - self.ctx.time) as u64);
                     self.wait_for_event(Some(wait)).await;
                 }
                 GenOp::Op(op, following) => self.invoke(op, following)?,
