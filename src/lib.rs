@@ -6,6 +6,9 @@
 //! nor russh nor reqwest, and the two worlds never depend on each other.
 
 pub mod checker;
+pub mod fault;
 pub mod generator;
 pub mod history;
+pub mod interpreter;
 pub mod runtime;
+pub mod store;

@@ -9,9 +9,13 @@
 
 pub mod deterministic;
 
+pub use deterministic::DeterministicRuntime;
+
 use crate::history::{Op, Value};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -31,6 +35,55 @@ pub trait Runtime: Clone + 'static {
     /// A named random stream, seeded from the test's seed in both worlds, so that
     /// adding a consumer of one stream never changes what another stream yields.
     fn rng(&self, stream: &'static str) -> Rc<RefCell<ChaCha8Rng>>;
+}
+
+/// The random stream `stream` of a test seeded with `seed`, the same in every world: the
+/// ChaCha8 generator seeded with `seed`, on the ChaCha stream numbered by a stable hash
+/// (64-bit FNV-1a) of the stream's name. Streams with different names never overlap.
+pub fn seeded_rng(seed: u64, stream: &str) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(fnv1a(stream.as_bytes()));
+    rng
+}
+
+/// A random stream shared by its users.
+pub type SharedRng = Rc<RefCell<ChaCha8Rng>>;
+
+/// The named random streams of one seed, each made by [`seeded_rng`] on first use and
+/// shared afterwards: what both runtimes hand out from [`Runtime::rng`].
+#[derive(Clone)]
+pub struct RngStreams {
+    seed: u64,
+    streams: Rc<RefCell<BTreeMap<&'static str, SharedRng>>>,
+}
+
+impl RngStreams {
+    pub fn new(seed: u64) -> RngStreams {
+        RngStreams {
+            seed,
+            streams: Rc::default(),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The stream named `stream`, continuing where its last user left it.
+    pub fn get(&self, stream: &'static str) -> SharedRng {
+        self.streams
+            .borrow_mut()
+            .entry(stream)
+            .or_insert_with(|| Rc::new(RefCell::new(seeded_rng(self.seed, stream))))
+            .clone()
+    }
+}
+
+/// 64-bit FNV-1a: a fixed, well-known hash, so stream numbers never change between builds.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Why a client call did not produce a completion. The interpreter records it as `:info`
