@@ -53,9 +53,16 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
     let time_limit = match args.time_limit {
         None => None,
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => return Err(Failure::bad_input(format!("--time-limit {s}: give a positive number of seconds"))),
+        Some(s) => {
+            return Err(Failure::bad_input(format!(
+                "--time-limit {s}: give a positive number of seconds"
+            )))
+        }
     };
-    let opts = CheckOptions { time_limit, nodes: args.nodes.clone() };
+    let opts = CheckOptions {
+        time_limit,
+        nodes: args.nodes.clone(),
+    };
     let outcomes = check_all(&args.files, checker.as_ref(), &opts);
 
     let mut overall = Validity::Valid;
@@ -81,10 +88,14 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
             }
         }
     }
-    Ok(if unreadable { exit::BAD_ARGUMENTS } else { exit::for_validity(overall) })
+    Ok(if unreadable {
+        exit::BAD_ARGUMENTS
+    } else {
+        exit::for_validity(overall)
+    })
 }
 
-fn verdict_name(v: Validity) -> &'static str {
+pub fn verdict_name(v: Validity) -> &'static str {
     match v {
         Validity::Valid => "valid",
         Validity::Invalid => "invalid",
@@ -95,7 +106,10 @@ fn verdict_name(v: Validity) -> &'static str {
 /// Reads and checks every file, a worker per core, results in the files' order.
 fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(files.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
     let mut results: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
     let done: Vec<Vec<(usize, Outcome)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -115,10 +129,16 @@ fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> V
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a check worker crashed")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a check worker crashed"))
+            .collect()
     });
     for (i, outcome) in done.into_iter().flatten() {
         results[i] = Some(outcome);
     }
-    results.into_iter().map(|o| o.expect("every file was checked")).collect()
+    results
+        .into_iter()
+        .map(|o| o.expect("every file was checked"))
+        .collect()
 }

@@ -20,6 +20,9 @@ pub struct Failure {
 impl Failure {
     /// Bad input: a flag, a file, a value. The message names the input and the fix.
     pub fn bad_input(message: impl Into<String>) -> Failure {
-        Failure { code: BAD_ARGUMENTS, message: message.into() }
+        Failure {
+            code: BAD_ARGUMENTS,
+            message: message.into(),
+        }
     }
 }

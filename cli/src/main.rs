@@ -2,6 +2,7 @@
 //! turns the outcome into Jepsen's exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad
 //! arguments or input, 255 crash. Errors are one line on stderr, never a backtrace.
 
+mod analyze;
 mod check;
 mod exit;
 
@@ -9,7 +10,11 @@ use clap::{Parser, Subcommand};
 use exit::Failure;
 
 #[derive(Parser)]
-#[command(name = "restate-jepsen", version, about = "A Jepsen for Restate: find consistency bugs in a simulated or real Restate cluster")]
+#[command(
+    name = "restate-jepsen",
+    version,
+    about = "A Jepsen for Restate: find consistency bugs in a simulated or real Restate cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,11 +24,14 @@ struct Cli {
 enum Command {
     /// Check stored histories (EDN or JSON lines) with a checker; one verdict line per file.
     Check(check::CheckArgs),
+    /// Re-check a stored run with the checkers it was run with, and rewrite its results.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Analyze(args) => analyze::run(args),
     }
 }
 
@@ -32,12 +40,27 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                std::process::exit(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { exit::BAD_ARGUMENTS } else { 0 });
+                std::process::exit(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        exit::BAD_ARGUMENTS
+                    } else {
+                        0
+                    },
+                );
             }
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
             eprintln!("error: {first} (see restate-jepsen --help)");
             std::process::exit(exit::BAD_ARGUMENTS);
         }
@@ -50,7 +73,10 @@ fn main() {
             .cloned()
             .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("internal error: {message}{at}");
     }));
     let code = match std::panic::catch_unwind(|| run(cli)) {

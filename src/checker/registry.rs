@@ -5,6 +5,7 @@
 //! it ran with.
 
 use super::{compose, Checker};
+use crate::history::Value;
 
 /// Every checker name the registry knows.
 pub const CHECKER_NAMES: &[&str] = &[];
@@ -42,5 +43,60 @@ pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
 }
 
 fn build_one(name: &str, _choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
-    Err(format!("unknown checker {name:?}: use one of {}", CHECKER_NAMES.join(", ")))
+    Err(format!(
+        "unknown checker {name:?}: use one of {}",
+        CHECKER_NAMES.join(", ")
+    ))
+}
+
+impl CheckerChoice {
+    /// The fields a stored test map (`test.json`) records for this choice.
+    pub fn to_fields(&self) -> Vec<(Value, Value)> {
+        vec![
+            (
+                Value::keyword("checkers"),
+                Value::Vec(
+                    self.checkers
+                        .iter()
+                        .map(|c| Value::Str(c.clone()))
+                        .collect(),
+                ),
+            ),
+            (
+                Value::keyword("model"),
+                self.model.clone().map(Value::Str).unwrap_or(Value::Nil),
+            ),
+            (
+                Value::keyword("linearizable-reads"),
+                Value::Bool(self.linearizable_reads),
+            ),
+        ]
+    }
+
+    /// Reads the choice back from a stored test map.
+    pub fn from_test(test: &Value) -> Result<CheckerChoice, String> {
+        let checkers = match test.get("checkers") {
+            Some(v) => v
+                .as_slice()
+                .ok_or("test.json: `checkers` must be a list of checker names")?
+                .iter()
+                .map(|c| {
+                    c.as_name()
+                        .map(str::to_string)
+                        .ok_or("test.json: `checkers` holds a non-name")
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let model = test
+            .get("model")
+            .and_then(|m| m.as_name())
+            .map(str::to_string);
+        let linearizable_reads = matches!(test.get("linearizable-reads"), Some(Value::Bool(true)));
+        Ok(CheckerChoice {
+            checkers,
+            model,
+            linearizable_reads,
+        })
+    }
 }

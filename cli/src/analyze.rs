@@ -1,0 +1,59 @@
+//! `analyze`: re-check a stored run with the checkers it was run with (recorded in its
+//! `test.json`), rewrite its results, and exit with the verdict.
+
+use crate::exit::{self, Failure};
+use clap::Args;
+use jepsen_core::checker::registry::{self, CheckerChoice};
+use jepsen_core::checker::CheckOptions;
+use jepsen_core::store::Store;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// A run's folder in the store (or a `latest` link), e.g. store/latest.
+    #[arg(value_name = "STORE_DIR")]
+    pub run: PathBuf,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<i32, Failure> {
+    let dir = args.run.display();
+    let run = Store::open_run(&args.run).map_err(|e| {
+        Failure::bad_input(format!(
+            "{dir}: {e} (give a run folder such as store/latest)"
+        ))
+    })?;
+    let test = Store::load_test(&args.run).map_err(|e| {
+        Failure::bad_input(format!(
+            "{dir}/test.json: {e} (was the run stored by this tool?)"
+        ))
+    })?;
+    let choice =
+        CheckerChoice::from_test(&test).map_err(|e| Failure::bad_input(format!("{dir}/{e}")))?;
+    let checker = registry::build(&choice)
+        .map_err(|e| Failure::bad_input(format!("{dir}/test.json: {e}")))?;
+    let history = Store::load_history(&args.run).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let nodes = test
+        .get("nodes")
+        .and_then(|n| n.as_slice())
+        .map(|n| {
+            n.iter()
+                .filter_map(|v| v.as_name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let result = checker.check(
+        &history,
+        &CheckOptions {
+            time_limit: None,
+            nodes,
+        },
+    );
+    run.write_results(&result)
+        .map_err(|e| Failure::bad_input(format!("{dir}: cannot write results: {e}")))?;
+    println!(
+        "{}\t{}",
+        run.path().display(),
+        crate::check::verdict_name(result.valid)
+    );
+    Ok(exit::for_validity(result.valid))
+}

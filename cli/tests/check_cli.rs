@@ -1,0 +1,163 @@
+//! `check` from the outside: verdict lines, Jepsen's exit codes, and bad input that ends in
+//! one clear line and exit 254.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restate-jepsen"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A temporary file with `text`, unique per test.
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn assert_one_line_error(o: &Output, must_contain: &[&str]) {
+    assert_eq!(o.status.code(), Some(254), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    for s in must_contain {
+        assert!(err.contains(s), "{s:?} not in {err:?}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn valid_and_invalid_histories_exit_0_and_1() {
+    let etcd = shared().join("etcd");
+    let ok = run(&[
+        "check",
+        "--model",
+        "cas-register",
+        etcd.join("etcd_002.edn").to_str().unwrap(),
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("valid"));
+    let bad = run(&[
+        "check",
+        "--model",
+        "cas-register",
+        etcd.join("etcd_002.edn").to_str().unwrap(),
+        etcd.join("etcd_000.edn").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    let out = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().nth(1).unwrap().ends_with("invalid"), "{out}");
+}
+
+#[test]
+fn json_output_is_one_object_per_file() {
+    let f = shared().join("etcd/etcd_000.edn");
+    let o = run(&[
+        "check",
+        "--json",
+        "--model",
+        "cas-register",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(line["valid?"], "invalid");
+    assert_eq!(line["results"]["valid?"], false);
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let o = run(&[
+        "check",
+        "--model",
+        "cas-register",
+        "/nonexistent/history.edn",
+    ]);
+    assert_one_line_error(&o, &["/nonexistent/history.edn", "no such file"]);
+}
+
+#[test]
+fn a_truncated_line_is_named_with_its_line() {
+    let f = temp_file(
+        "truncated.edn",
+        "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :ok, :f :read, :val",
+    );
+    let o = run(&["check", "--model", "cas-register", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["truncated.edn:2:", "truncated"]);
+}
+
+#[test]
+fn an_op_without_type_is_named_with_its_line() {
+    let f = temp_file("notype.edn", "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :ok, :f :read, :value nil, :process 0}\n{:f :read, :value nil, :process 1}\n");
+    let o = run(&["check", "--model", "cas-register", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["notype.edn:3:", ":type"]);
+}
+
+#[test]
+fn a_completion_without_invocation_is_named_with_its_line() {
+    let f = temp_file("orphan.edn", "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :ok, :f :write, :value 3, :process 1}\n");
+    let o = run(&["check", "--model", "cas-register", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["orphan.edn:2:", "without an invocation"]);
+}
+
+#[test]
+fn a_malformed_json_line_is_named() {
+    let f = temp_file(
+        "bad.jsonl",
+        "{\"type\":\"invoke\",\"f\":\"read\",\"process\":0}\n{\"type\":\"ok\",\n",
+    );
+    let o = run(&["check", "--model", "cas-register", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["bad.jsonl:2:"]);
+}
+
+#[test]
+fn an_unknown_model_lists_the_known_ones() {
+    let f = shared().join("etcd/etcd_000.edn");
+    let o = run(&["check", "--model", "tree", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["tree", "cas-register", "multi-register"]);
+}
+
+#[test]
+fn an_unknown_checker_and_a_bad_flag_exit_254() {
+    let f = shared().join("etcd/etcd_000.edn");
+    assert_one_line_error(
+        &run(&["check", "--checker", "bogus", f.to_str().unwrap()]),
+        &["bogus", "set-full"],
+    );
+    assert_one_line_error(
+        &run(&["check", "--frobnicate", f.to_str().unwrap()]),
+        &["--frobnicate"],
+    );
+    assert_one_line_error(
+        &run(&[
+            "check",
+            "--model",
+            "cas-register",
+            "--time-limit",
+            "-3",
+            f.to_str().unwrap(),
+        ]),
+        &["--time-limit"],
+    );
+    assert_one_line_error(&run(&["check", f.to_str().unwrap()]), &["--model"]);
+}
