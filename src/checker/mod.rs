@@ -93,7 +93,7 @@ impl CheckResult {
 }
 
 /// What a checker may need besides the history.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
     /// Give up (verdict unknown) after this long; `None` = no limit.
     pub time_limit: Option<Duration>,
