@@ -101,15 +101,6 @@ pub struct CheckOptions {
     pub nodes: Vec<String>,
 }
 
-impl Default for CheckOptions {
-    fn default() -> Self {
-        CheckOptions {
-            time_limit: None,
-            nodes: Vec::new(),
-        }
-    }
-}
-
 /// A checker: judges a history.
 pub trait Checker: Send + Sync {
     fn check(&self, history: &History, opts: &CheckOptions) -> CheckResult;
