@@ -8,10 +8,11 @@
 //! the history invalid only when the set is meant to be linearizable.
 //!
 //! Jepsen updates every element on every read, O(reads × elements). Here each read only
-//! touches the elements it contains: per element we keep the (ascending) list of reads
-//! that saw it, and derive the last read that missed it by walking down from the newest
-//! read while the list matches, plus a check of the few reads in flight when the element
-//! was added. The cost is linear in the history plus the total size of the reads.
+//! touches the elements it contains: walking the reads from the newest down, an element's
+//! newest miss is the first read that does not touch it, which one counter per element
+//! finds (`Track::top_gap`). When that miss completed before the element was even added,
+//! the only reads left to ask are the few in flight at the add. The cost is linear in the
+//! history plus the total size of the reads, with a few words of state per element.
 //!
 //! One deliberate difference: Jepsen means to flag elements a single read returns more than
 //! once (`:duplicated`, which makes the result invalid), but its filter (`count < 1`) never
@@ -48,16 +49,17 @@ struct Read {
     comp: usize,
 }
 
-/// Element values → dense ids. Sets of integers (the usual case) use a direct table.
+/// Element values → dense ids, numbered in element order. Sets of integers (the usual
+/// case) use a direct table.
 enum ElementIndex {
     Dense { min: i64, ids: Vec<u32> },
     Hashed(HashMap<Value, u32>),
 }
 
 impl ElementIndex {
+    /// The index of `values` and the distinct elements, sorted.
     fn build(values: &[&Value]) -> (ElementIndex, Vec<Value>) {
         let ints: Option<Vec<i64>> = values.iter().map(|v| v.as_int()).collect();
-        let mut elements = Vec::new();
         if let Some(ints) = ints.filter(|i| !i.is_empty()) {
             let min = *ints.iter().min().unwrap();
             let max = *ints.iter().max().unwrap();
@@ -65,22 +67,26 @@ impl ElementIndex {
             if span <= 4 * ints.len() as u128 + 1024 {
                 let mut ids = vec![NONE; span as usize];
                 for i in ints {
-                    let slot = &mut ids[(i - min) as usize];
-                    if *slot == NONE {
-                        *slot = elements.len() as u32;
-                        elements.push(Value::Int(i));
+                    ids[(i - min) as usize] = 0;
+                }
+                let mut elements = Vec::new();
+                for (slot, id) in ids.iter_mut().enumerate() {
+                    if *id == 0 {
+                        *id = elements.len() as u32;
+                        elements.push(Value::Int(min + slot as i64));
                     }
                 }
                 return (ElementIndex::Dense { min, ids }, elements);
             }
         }
-        let mut map = HashMap::new();
-        for v in values {
-            map.entry((*v).clone()).or_insert_with(|| {
-                elements.push((*v).clone());
-                (elements.len() - 1) as u32
-            });
-        }
+        let mut elements: Vec<Value> = values.iter().map(|v| (*v).clone()).collect();
+        elements.sort();
+        elements.dedup();
+        let map = elements
+            .iter()
+            .enumerate()
+            .map(|(id, v)| (v.clone(), id as u32))
+            .collect();
         (ElementIndex::Hashed(map), elements)
     }
 
@@ -128,90 +134,115 @@ impl Checker for SetFull {
 }
 
 struct Analysis {
+    /// Distinct added elements, sorted; an element's id is its place here.
     elements: Vec<Value>,
     facts: Vec<ElementFacts>,
     reads: Vec<Read>,
     duplicated: BTreeMap<Value, usize>,
 }
 
+/// Per element, what the sweep over the reads gathers (read numbers and positions; `NONE`
+/// for none). Only reads completing after `added` count: Jepsen starts tracking an element
+/// at its (last) add invocation.
+#[derive(Clone, Copy)]
+struct Track {
+    /// The position of the element's last add invocation.
+    added: u32,
+    /// Walking the reads from the newest down, the first read that did not see the
+    /// element (counting every read, not only those after `added`).
+    top_gap: u32,
+    /// The newest counted read that saw the element.
+    last_present: u32,
+    /// The earliest completion among the counted reads that saw it.
+    first_seen: u32,
+    /// The last read whose items touched this element (to find repeats within a read).
+    last_read: u32,
+}
+
 fn analyse(history: &History) -> Result<Analysis, String> {
     let ops = &history.ops;
-    let n = ops.len();
-
-    // Add invocations: every element and its last add invocation (a repeated add of an
-    // element starts its tracking afresh, as in Jepsen).
-    let add_invocations: Vec<usize> = (0..n)
-        .filter(|&p| ops[p].is_client() && ops[p].is_invoke() && ops[p].f == "add")
-        .collect();
-    let values: Vec<&Value> = add_invocations.iter().map(|&p| &ops[p].value).collect();
-    let (index, elements) = ElementIndex::build(&values);
-    let mut last_add = vec![0usize; elements.len()];
-    let mut elem_at = vec![NONE; n];
-    for &p in &add_invocations {
-        let id = index
-            .get(&ops[p].value)
-            .expect("every added value is indexed");
-        last_add[id as usize] = p;
-    }
-    for (id, &p) in last_add.iter().enumerate() {
-        elem_at[p] = id as u32;
+    if ops.len() >= NONE as usize - 1 {
+        return Err(format!("{} ops: too many for set-full", ops.len()));
     }
 
-    // The first `:ok` of an add of each element after its last add invocation.
-    let mut first_ok_add = vec![usize::MAX; elements.len()];
+    // One pass over the ops: add invocations, ok add completions, ok reads.
+    let mut add_invocations: Vec<(u32, &Value)> = Vec::new();
+    let mut add_oks: Vec<(u32, &Value)> = Vec::new();
+    let mut reads: Vec<Read> = Vec::new();
     for (p, op) in ops.iter().enumerate() {
-        if op.is_client() && op.kind == OpType::Ok && op.f == "add" {
-            let value = match (&op.value, history.invocation(p)) {
-                (Value::Nil, Some(inv)) => &inv.value,
-                (v, _) => v,
-            };
-            if let Some(id) = index.get(value) {
-                let id = id as usize;
-                if p > last_add[id] && first_ok_add[id] == usize::MAX {
-                    first_ok_add[id] = p;
+        if !op.is_client() {
+            continue;
+        }
+        match (op.kind, op.f.as_str()) {
+            (OpType::Invoke, "add") => add_invocations.push((p as u32, &op.value)),
+            (OpType::Ok, "add") => {
+                let value = match (&op.value, history.invocation(p)) {
+                    (Value::Nil, Some(inv)) => &inv.value,
+                    (v, _) => v,
+                };
+                add_oks.push((p as u32, value));
+            }
+            (OpType::Invoke, "read") => {
+                if let Some(comp) = history.partner(p).filter(|&c| ops[c].kind == OpType::Ok) {
+                    reads.push(Read { inv: p, comp });
                 }
+            }
+            _ => {}
+        }
+    }
+
+    let values: Vec<&Value> = add_invocations.iter().map(|&(_, v)| v).collect();
+    let (index, elements) = ElementIndex::build(&values);
+    let top = reads.len().checked_sub(1).map_or(NONE, |k| k as u32);
+    let mut track = vec![
+        Track {
+            added: 0,
+            top_gap: top,
+            last_present: NONE,
+            first_seen: NONE,
+            last_read: NONE,
+        };
+        elements.len()
+    ];
+    for &(p, v) in &add_invocations {
+        track[index.get(v).expect("every added value is indexed") as usize].added = p;
+    }
+    let mut first_ok_add = vec![NONE; elements.len()];
+    for &(p, v) in &add_oks {
+        if let Some(id) = index.get(v) {
+            let id = id as usize;
+            if p > track[id].added && first_ok_add[id] == NONE {
+                first_ok_add[id] = p;
             }
         }
     }
 
-    // `:ok` reads in invocation order; for each element, the reads that saw it.
-    let reads: Vec<Read> = history
-        .client_pairs()
-        .filter_map(|(inv, comp)| {
-            let comp = comp?;
-            (ops[inv].f == "read" && ops[comp].kind == OpType::Ok).then_some(Read { inv, comp })
-        })
-        .collect();
-    let mut read_at = vec![NONE; n];
-    let mut seen_by: Vec<Vec<u32>> = vec![Vec::new(); elements.len()];
+    // The reads, newest first: every item touches only its own element.
     let mut duplicated: BTreeMap<Value, usize> = BTreeMap::new();
     let mut repeats: HashMap<u32, usize> = HashMap::new();
     let mut untracked: HashMap<&Value, usize> = HashMap::new();
-    for (k, read) in reads.iter().enumerate() {
+    for k in (0..reads.len()).rev() {
         let k32 = k as u32;
-        read_at[read.inv] = k32;
-        read_at[read.comp] = k32;
-        let value = &ops[read.comp].value;
-        let items: &[Value] = match value {
-            Value::Nil => &[],
-            v => v.as_slice().ok_or_else(|| {
-                format!(
-                    "the read completed at index {} returned {}, not a collection",
-                    ops[read.comp].index, v
-                )
-            })?,
-        };
-        for item in items {
-            match index.get(item) {
-                Some(id) => {
-                    let list = &mut seen_by[id as usize];
-                    if list.last() == Some(&k32) {
-                        *repeats.entry(id).or_insert(1) += 1;
-                    } else {
-                        list.push(k32);
-                    }
+        let comp = reads[k].comp as u32;
+        for item in read_items(history, &reads[k])? {
+            let Some(id) = index.get(item) else {
+                *untracked.entry(item).or_insert(0) += 1;
+                continue;
+            };
+            let t = &mut track[id as usize];
+            if t.last_read == k32 {
+                *repeats.entry(id).or_insert(1) += 1;
+                continue;
+            }
+            t.last_read = k32;
+            if t.top_gap == k32 {
+                t.top_gap = k32.wrapping_sub(1);
+            }
+            if comp > t.added {
+                if t.last_present == NONE {
+                    t.last_present = k32;
                 }
-                None => *untracked.entry(item).or_insert(0) += 1,
+                t.first_seen = t.first_seen.min(comp);
             }
         }
         for (id, count) in repeats.drain() {
@@ -224,32 +255,41 @@ fn analyse(history: &History) -> Result<Analysis, String> {
         }
     }
 
-    // Sweep the history, keeping the reads in flight; at each element's last add
-    // invocation, work out its facts from the reads that completed after it.
-    let mut facts = vec![
-        ElementFacts {
-            known: None,
-            last_present: None,
-            last_absent: None
-        };
-        elements.len()
-    ];
-    let mut open: BTreeSet<u32> = BTreeSet::new();
-    for p in 0..n {
-        let k = read_at[p];
-        if k != NONE {
-            if reads[k as usize].inv == p {
-                open.insert(k);
+    // The last counted read that missed each element. If the newest miss is a read that
+    // completed before the element's add was invoked, the only counted reads below it are
+    // those in flight at the add: ask them.
+    let mut last_absent: Vec<u32> = vec![NONE; elements.len()];
+    let mut unsettled: Vec<u32> = Vec::new();
+    for (id, t) in track.iter().enumerate() {
+        if t.top_gap != NONE {
+            if reads[t.top_gap as usize].comp as u32 > t.added {
+                last_absent[id] = t.top_gap;
             } else {
-                open.remove(&k);
+                unsettled.push(id as u32);
             }
         }
-        let id = elem_at[p];
-        if id != NONE {
-            let id = id as usize;
-            facts[id] = element_facts(p, &seen_by[id], first_ok_add[id], &reads, &open);
+    }
+    let questions = reads_in_flight_below_gap(&reads, &track, unsettled);
+    for (k, id, saw) in answer(history, &reads, &index, &mut track, questions)? {
+        if !saw && (last_absent[id as usize] == NONE || k > last_absent[id as usize]) {
+            last_absent[id as usize] = k;
         }
     }
+
+    let facts = track
+        .iter()
+        .zip(&first_ok_add)
+        .zip(&last_absent)
+        .map(|((t, &ok), &absent)| {
+            let known = t.first_seen.min(ok);
+            let some = |x: u32| (x != NONE).then_some(x);
+            ElementFacts {
+                known: some(known).map(|p| p as usize),
+                last_present: some(t.last_present),
+                last_absent: some(absent),
+            }
+        })
+        .collect();
     Ok(Analysis {
         elements,
         facts,
@@ -258,61 +298,82 @@ fn analyse(history: &History) -> Result<Analysis, String> {
     })
 }
 
-/// The facts about an element whose last add was invoked at position `added`, given the
-/// reads that saw it (`seen_by`, ascending), its first `:ok` add after `added`, and the
-/// reads in flight at `added`. Only reads completing after `added` count (Jepsen starts
-/// tracking an element at its add invocation); those are the reads invoked after it and
-/// the ones in flight.
-fn element_facts(
-    added: usize,
-    seen_by: &[u32],
-    first_ok_add: usize,
+/// The elements a read returned: its completion's value, a collection (nil = empty).
+fn read_items<'a>(history: &'a History, read: &Read) -> Result<&'a [Value], String> {
+    let op = &history.ops[read.comp];
+    match &op.value {
+        Value::Nil => Ok(&[]),
+        v => v.as_slice().ok_or_else(|| {
+            format!(
+                "the read completed at index {} returned {}, not a collection",
+                op.index, v
+            )
+        }),
+    }
+}
+
+/// For each unsettled element (its newest miss completed before its add was invoked),
+/// the reads in flight at its add invocation that were invoked before that miss:
+/// `(read, element)` pairs, the only counted reads left that may have missed it.
+fn reads_in_flight_below_gap(
     reads: &[Read],
-    open: &BTreeSet<u32>,
-) -> ElementFacts {
-    let first_after = reads.partition_point(|r| r.inv < added) as u32;
-    let counts = |k: u32| k >= first_after || open.contains(&k);
-    let saw = |k: u32| seen_by.binary_search(&k).is_ok();
+    track: &[Track],
+    mut ids: Vec<u32>,
+) -> Vec<(u32, u32)> {
+    ids.sort_by_key(|&id| track[id as usize].added);
+    let mut by_completion: Vec<u32> = (0..reads.len() as u32).collect();
+    by_completion.sort_by_key(|&k| reads[k as usize].comp);
+    let (mut invoked, mut completed) = (0, 0);
+    let mut open: BTreeSet<u32> = BTreeSet::new();
+    let mut questions = Vec::new();
+    for id in ids {
+        let t = &track[id as usize];
+        let added = t.added as usize;
+        while invoked < reads.len() && reads[invoked].inv < added {
+            open.insert(invoked as u32);
+            invoked += 1;
+        }
+        while completed < reads.len() && reads[by_completion[completed] as usize].comp < added {
+            open.remove(&by_completion[completed]);
+            completed += 1;
+        }
+        questions.extend(open.range(..t.top_gap).map(|&k| (k, id)));
+    }
+    questions
+}
 
-    let last_present = seen_by.iter().rev().copied().find(|&k| counts(k));
-
-    // Walk down from the newest read while each one saw the element.
-    let mut last_absent = None;
-    let mut rest = seen_by;
-    let mut k = reads.len() as u32;
-    while k > first_after {
-        k -= 1;
-        match rest.split_last() {
-            Some((&top, below)) if top == k => rest = below,
-            _ => {
-                last_absent = Some(k);
-                break;
+/// Whether each read in `questions` saw the element: `(read, element, saw)`. Scans each
+/// asked read once, marking the asked elements in `track[..].last_read`.
+fn answer(
+    history: &History,
+    reads: &[Read],
+    index: &ElementIndex,
+    track: &mut [Track],
+    mut questions: Vec<(u32, u32)>,
+) -> Result<Vec<(u32, u32, bool)>, String> {
+    const ASKED: u32 = NONE - 1;
+    const SEEN: u32 = NONE - 2;
+    questions.sort_unstable();
+    let mut answers = Vec::with_capacity(questions.len());
+    for group in questions.chunk_by(|a, b| a.0 == b.0) {
+        let k = group[0].0;
+        for &(_, id) in group {
+            track[id as usize].last_read = ASKED;
+        }
+        for item in read_items(history, &reads[k as usize])? {
+            if let Some(id) = index.get(item) {
+                let t = &mut track[id as usize];
+                if t.last_read == ASKED {
+                    t.last_read = SEEN;
+                }
             }
         }
-    }
-    if last_absent.is_none() {
-        last_absent = open.iter().rev().copied().find(|&k| !saw(k));
-    }
-
-    // Known: the earliest completion among its first ok add and the reads that saw it.
-    let mut known = first_ok_add;
-    for &k in open.iter().filter(|&&k| saw(k)) {
-        known = known.min(reads[k as usize].comp);
-    }
-    let start = seen_by.partition_point(|&k| k < first_after);
-    for &k in &seen_by[start..] {
-        let read = &reads[k as usize];
-        if read.inv > known {
-            break;
+        for &(_, id) in group {
+            answers.push((k, id, track[id as usize].last_read == SEEN));
+            track[id as usize].last_read = NONE;
         }
-        known = known.min(read.comp);
     }
-
-    ElementFacts {
-        known: (known != usize::MAX).then_some(known),
-        last_present,
-        last_absent,
-    }
+    Ok(answers)
 }
 
 /// One element's outcome and latencies (Jepsen's `set-full-element-results`).
