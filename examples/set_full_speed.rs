@@ -20,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const ADDERS: usize = 9;
 const MS: i64 = 1_000_000;
@@ -197,23 +197,39 @@ fn main() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// CPU time this thread has run, from Linux's schedstat (0 elsewhere): on a shared machine
+/// it says what the wall clock would with the machine to ourselves.
+fn cpu_time() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Runs `f`, returning its result, wall time and CPU time.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    let out = f();
+    (out, wall.elapsed(), cpu_time() - cpu)
+}
+
 fn time_one(path: &Path) {
     let size = std::fs::metadata(path).unwrap().len();
-    let t = Instant::now();
-    let history = read_history_file(path).unwrap();
-    let parse = t.elapsed();
-    let t = Instant::now();
-    let result = set_full(true).check(&history, &CheckOptions::default());
-    let check = t.elapsed();
+    let (history, parse, parse_cpu) = timed(|| read_history_file(path).unwrap());
+    let (result, check, check_cpu) =
+        timed(|| set_full(true).check(&history, &CheckOptions::default()));
     let field = |k: &str| result.get(k).map(|v| v.to_string()).unwrap_or_default();
     println!(
-        "{}: {:.1} MB, {} ops; parse {:.2?}, check {:.2?}, total {:.2?}",
+        "{}: {:.1} MB, {} ops; parse {:.2?} (cpu {:.2?}), check {:.2?} (cpu {:.2?}), total {:.2?} (cpu {:.2?})",
         path.file_name().unwrap().to_string_lossy(),
         size as f64 / 1e6,
         history.len(),
         parse,
+        parse_cpu,
         check,
-        parse + check
+        check_cpu,
+        parse + check,
+        parse_cpu + check_cpu
     );
     println!(
         "  valid? {:?}; attempts {}, stable {}, lost {}, never-read {}, stale {}, stable-latencies {}",

@@ -2,6 +2,7 @@
 //! maps) or JSON lines, detected from the content. Every error names the file and line.
 
 use super::edn::parse_edn_ops;
+use super::json::op_from_json_line;
 use super::{History, Op, OpType, Process, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,26 +77,34 @@ pub fn read_history_str(file: &str, text: &str) -> Result<History, ReadError> {
         line,
         message,
     };
-    let forms: Vec<(Value, usize)> = match detect_format(text) {
-        Format::Edn => parse_edn_ops(text).map_err(|e| err(e.line, e.message))?,
+    let mut ops = Vec::new();
+    let mut lines = Vec::new();
+    match detect_format(text) {
+        Format::Edn => {
+            for (form, line) in parse_edn_ops(text).map_err(|e| err(e.line, e.message))? {
+                ops.push(op_from_value(form).map_err(|m| err(line, m))?);
+                lines.push(line);
+            }
+        }
         Format::JsonLines => {
-            let mut forms = Vec::new();
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let json: serde_json::Value = serde_json::from_str(line)
-                    .map_err(|e| err(i + 1, format!("malformed JSON (truncated?): {e}")))?;
-                forms.push((Value::from(&json), i + 1));
+                // The direct reader takes well-formed ops; anything else goes the general
+                // way, which says what is wrong.
+                let op = match op_from_json_line(line) {
+                    Some(op) => op,
+                    None => {
+                        let form: Value = serde_json::from_str(line)
+                            .map_err(|e| err(i + 1, format!("malformed JSON (truncated?): {e}")))?;
+                        op_from_value(form).map_err(|m| err(i + 1, m))?
+                    }
+                };
+                ops.push(op);
+                lines.push(i + 1);
             }
-            forms
         }
-    };
-    let mut ops = Vec::with_capacity(forms.len());
-    let mut lines = Vec::with_capacity(forms.len());
-    for (form, line) in forms {
-        ops.push(op_from_value(form).map_err(|m| err(line, m))?);
-        lines.push(line);
     }
     History::from_ops(ops).map_err(|e| err(lines[e.position], e.message))
 }
