@@ -2,7 +2,14 @@
 //! [`compose`] runs several and combines them as Jepsen does: false beats unknown beats
 //! true, and a checker that panics yields unknown rather than a crash.
 
+pub mod counter;
+pub mod heal;
 pub mod registry;
+pub mod report;
+pub mod set;
+pub mod set_full;
+pub mod stats;
+pub mod unhandled_exceptions;
 
 use crate::history::{History, Value};
 use std::time::Duration;

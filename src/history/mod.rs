@@ -2,6 +2,7 @@
 //! and its EDN and JSON-lines forms (read whole, written as a stream).
 
 mod edn;
+mod json;
 mod op;
 mod read;
 mod value;

@@ -1,7 +1,8 @@
 //! Reading a history file: EDN (Jepsen's `history.edn`, one map per line or one vector of
 //! maps) or JSON lines, detected from the content. Every error names the file and line.
 
-use super::edn::parse_edn_ops;
+use super::edn::parse_edn_history;
+use super::json::op_from_json_line;
 use super::{History, Op, OpType, Process, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,26 +77,34 @@ pub fn read_history_str(file: &str, text: &str) -> Result<History, ReadError> {
         line,
         message,
     };
-    let forms: Vec<(Value, usize)> = match detect_format(text) {
-        Format::Edn => parse_edn_ops(text).map_err(|e| err(e.line, e.message))?,
+    let mut ops = Vec::new();
+    let mut lines = Vec::new();
+    match detect_format(text) {
+        Format::Edn => {
+            for (op, line) in parse_edn_history(text).map_err(|e| err(e.line, e.message))? {
+                ops.push(op.map_err(|m| err(line, m))?);
+                lines.push(line);
+            }
+        }
         Format::JsonLines => {
-            let mut forms = Vec::new();
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let json: serde_json::Value = serde_json::from_str(line)
-                    .map_err(|e| err(i + 1, format!("malformed JSON (truncated?): {e}")))?;
-                forms.push((Value::from(&json), i + 1));
+                // The direct reader takes well-formed ops; anything else goes the general
+                // way, which says what is wrong.
+                let op = match op_from_json_line(line) {
+                    Some(op) => op,
+                    None => {
+                        let form: Value = serde_json::from_str(line)
+                            .map_err(|e| err(i + 1, format!("malformed JSON (truncated?): {e}")))?;
+                        op_from_value(form).map_err(|m| err(i + 1, m))?
+                    }
+                };
+                ops.push(op);
+                lines.push(i + 1);
             }
-            forms
         }
-    };
-    let mut ops = Vec::with_capacity(forms.len());
-    let mut lines = Vec::with_capacity(forms.len());
-    for (form, line) in forms {
-        ops.push(op_from_value(form).map_err(|m| err(line, m))?);
-        lines.push(line);
     }
     History::from_ops(ops).map_err(|e| err(lines[e.position], e.message))
 }
@@ -105,14 +114,7 @@ pub fn op_from_value(form: Value) -> Result<Op, String> {
     let Value::Map(entries) = form else {
         return Err(format!("expected an op map, found {}", abbreviate(&form)));
     };
-    let mut kind = None;
-    let mut process = None;
-    let mut f = None;
-    let mut index = -1;
-    let mut time = -1;
-    let mut value = Value::Nil;
-    let mut error = None;
-    let mut extra = BTreeMap::new();
+    let mut fields = OpFields::default();
     for (k, v) in entries {
         let Some(key) = k.as_name() else {
             return Err(format!(
@@ -120,17 +122,53 @@ pub fn op_from_value(form: Value) -> Result<Op, String> {
                 abbreviate(&k)
             ));
         };
+        fields.set(key, v)?;
+    }
+    fields.finish()
+}
+
+/// An op read field by field: by [`op_from_value`] from a map, and by the EDN reader
+/// straight from the text.
+pub(crate) struct OpFields {
+    kind: Option<OpType>,
+    process: Option<Process>,
+    f: Option<String>,
+    index: i64,
+    time: i64,
+    value: Value,
+    error: Option<Value>,
+    extra: BTreeMap<String, Value>,
+}
+
+impl Default for OpFields {
+    fn default() -> Self {
+        OpFields {
+            kind: None,
+            process: None,
+            f: None,
+            index: -1,
+            time: -1,
+            value: Value::Nil,
+            error: None,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+impl OpFields {
+    /// Sets the field named `key` (a later field of the same name wins).
+    pub(crate) fn set(&mut self, key: &str, v: Value) -> Result<(), String> {
         match key {
             "type" => {
                 let name = v
                     .as_name()
                     .ok_or_else(|| format!(":type must be a keyword, found {}", abbreviate(&v)))?;
-                kind = Some(OpType::parse(name).ok_or_else(|| {
+                self.kind = Some(OpType::parse(name).ok_or_else(|| {
                     format!(":type :{name} is not one of :invoke, :ok, :fail, :info")
                 })?);
             }
             "process" => {
-                process = Some(match &v {
+                self.process = Some(match &v {
                     Value::Int(p) if *p >= 0 => Process::Client(*p as u64),
                     Value::Keyword(n) | Value::Str(n) if n == "nemesis" => Process::Nemesis,
                     Value::Keyword(n) | Value::Str(n) => Process::Named(n.clone()),
@@ -143,40 +181,47 @@ pub fn op_from_value(form: Value) -> Result<Op, String> {
                 })
             }
             "f" => {
-                f = Some(match &v {
-                    Value::Keyword(n) | Value::Str(n) => n.clone(),
+                self.f = Some(match v {
+                    Value::Keyword(n) | Value::Str(n) => n,
                     other => other.to_string(),
                 })
             }
             "index" => {
-                index = v
+                self.index = v
                     .as_int()
                     .ok_or_else(|| ":index must be an integer".to_string())?
             }
             "time" => {
-                time = match v {
+                self.time = match v {
                     Value::Int(t) => t,
                     Value::Float(t) => t as i64,
                     _ => return Err(":time must be a number (nanoseconds)".to_string()),
                 }
             }
-            "value" => value = v,
-            "error" => error = Some(v),
+            "value" => self.value = v,
+            "error" => self.error = Some(v),
             other => {
-                extra.insert(other.to_string(), v);
+                self.extra.insert(other.to_string(), v);
             }
         }
+        Ok(())
     }
-    Ok(Op {
-        index,
-        time,
-        process: process.ok_or("an op without :process")?,
-        kind: kind.ok_or("an op without :type (expected :invoke, :ok, :fail or :info)")?,
-        f: f.ok_or("an op without :f")?,
-        value,
-        error,
-        extra,
-    })
+
+    /// The op, if it has the fields every op needs.
+    pub(crate) fn finish(self) -> Result<Op, String> {
+        Ok(Op {
+            index: self.index,
+            time: self.time,
+            process: self.process.ok_or("an op without :process")?,
+            kind: self
+                .kind
+                .ok_or("an op without :type (expected :invoke, :ok, :fail or :info)")?,
+            f: self.f.ok_or("an op without :f")?,
+            value: self.value,
+            error: self.error,
+            extra: self.extra,
+        })
+    }
 }
 
 fn abbreviate(v: &Value) -> String {
