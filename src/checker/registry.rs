@@ -8,7 +8,15 @@ use super::{compose, Checker};
 use crate::history::Value;
 
 /// Every checker name the registry knows.
-pub const CHECKER_NAMES: &[&str] = &[];
+pub const CHECKER_NAMES: &[&str] = &[
+    "linearizable",
+    "set-full",
+    "set",
+    "counter",
+    "stats",
+    "unhandled-exceptions",
+    "heal",
+];
 
 /// Which checkers to run, as given on the command line or stored with a test.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -42,11 +50,22 @@ pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
     Ok(Box::new(compose(checkers)))
 }
 
-fn build_one(name: &str, _choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
-    Err(format!(
-        "unknown checker {name:?}: use one of {}",
-        CHECKER_NAMES.join(", ")
-    ))
+fn build_one(name: &str, choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
+    use super::{counter, heal, set, set_full, stats, unhandled_exceptions};
+    Ok(match name {
+        "set-full" => Box::new(set_full::set_full(choice.linearizable_reads)),
+        "set" => Box::new(set::set()),
+        "counter" => Box::new(counter::counter()),
+        "stats" => Box::new(stats::stats()),
+        "unhandled-exceptions" => Box::new(unhandled_exceptions::unhandled_exceptions()),
+        "heal" => Box::new(heal::heal()),
+        _ => {
+            return Err(format!(
+                "unknown checker {name:?}: use one of {}",
+                CHECKER_NAMES.join(", ")
+            ))
+        }
+    })
 }
 
 impl CheckerChoice {
