@@ -3,6 +3,7 @@
 //! arguments or input, 255 crash. Errors are one line on stderr, never a backtrace.
 
 mod analyze;
+mod bench;
 mod check;
 mod exit;
 
@@ -26,12 +27,15 @@ enum Command {
     Check(check::CheckArgs),
     /// Re-check a stored run with the checkers it was run with, and rewrite its results.
     Analyze(analyze::AnalyzeArgs),
+    /// Measure the speed figures: check on reference histories, set-full on 1M ops, the interpreter.
+    Bench(bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -3,18 +3,18 @@
 //! a sink that only counts (and, last, a sink streaming to `history.jsonl`). Measured on the deterministic runtime (core) and on tokio
 //! (this crate), which is why this example lives here rather than in the core.
 //!
-//! `cargo run --release -p restate-jepsen-real --example interpreter_speed [client ops]`
+//! `restate-jepsen bench --only interpreter [--ops N]`
 
+use super::{best_of, Timing};
 use jepsen_core::generator::{Context, GenOp, Generator, TestInfo, Thread};
 use jepsen_core::history::{HistoryWriter, Op, OpType, Value};
-use jepsen_core::interpreter::{run, InterpreterOptions};
+use jepsen_core::interpreter::{self, InterpreterOptions};
 use jepsen_core::runtime::{
     Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopNemesis, Runtime,
 };
 use jepsen_real::tokio_runtime::TokioRuntime;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::Instant;
 
 struct NoopClient;
 
@@ -44,14 +44,14 @@ impl Generator for Writes {
     }
 }
 
-/// Runs `n` client ops with `concurrency` threads; returns (history ops, seconds). With
+/// Runs `n` client ops with `concurrency` threads; returns the history's length. With
 /// `stream_to`, every op is also written to that file by the store's `HistoryWriter`.
 async fn measure<R: Runtime>(
     rt: R,
     n: usize,
     concurrency: usize,
     stream_to: Option<&Path>,
-) -> (usize, f64) {
+) -> usize {
     let test = TestInfo {
         nodes: (1..=5).map(|i| format!("n{i}")).collect(),
         concurrency,
@@ -64,8 +64,7 @@ async fn measure<R: Runtime>(
             w.record(op).expect("written");
         }
     };
-    let start = Instant::now();
-    let history = run(
+    let history = interpreter::run(
         rt,
         &test,
         &InterpreterOptions::default(),
@@ -76,43 +75,44 @@ async fn measure<R: Runtime>(
     )
     .await
     .expect("the run succeeds");
-    let secs = start.elapsed().as_secs_f64();
     assert_eq!(history.len(), 2 * n);
     assert_eq!(count, 2 * n);
-    (history.len(), secs)
+    history.len()
 }
 
-fn report(world: &str, concurrency: usize, (ops, secs): (usize, f64)) {
+fn report(world: &str, concurrency: usize, ops: usize, t: Timing) {
     println!(
-        "{world:>13}  concurrency {concurrency:>3}: {ops} history ops in {secs:.3} s = {:>9.0} history ops/s = {:>9.0} client ops/s",
-        ops as f64 / secs,
-        ops as f64 / 2.0 / secs
+        "  {world:<16} concurrency {concurrency:>3}: {ops} history ops in {t}  = {:>9.0} client ops/s",
+        ops as f64 / 2.0 / t.wall.as_secs_f64()
     );
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.parse().expect("client ops: a number"))
-        .unwrap_or(1_000_000);
+pub fn run(n: usize, repeat: usize) {
+    println!("interpreter: {n} client ops, no-op client, best of {repeat}");
     for concurrency in [1, 10, 100] {
-        let rt = DeterministicRuntime::new(1);
-        let r = rt.run(measure(rt.clone(), n, concurrency, None));
-        report("deterministic", concurrency, r);
-        let rt = TokioRuntime::new(1);
-        let r = rt.run(measure(rt.clone(), n, concurrency, None));
-        report("tokio", concurrency, r);
+        let (ops, t) = best_of(repeat, || {
+            let rt = DeterministicRuntime::new(1);
+            rt.run(measure(rt.clone(), n, concurrency, None))
+        });
+        report("deterministic", concurrency, ops, t);
+        let (ops, t) = best_of(repeat, || {
+            let rt = TokioRuntime::new(1);
+            rt.run(measure(rt.clone(), n, concurrency, None))
+        });
+        report("tokio", concurrency, ops, t);
     }
     // The same, streaming every op to history.jsonl as a real run does.
-    let path = std::env::temp_dir().join(format!("interpreter-speed-{}.jsonl", std::process::id()));
-    let rt = DeterministicRuntime::new(1);
-    let r = rt.run({
-        let (rt, path) = (rt.clone(), path.clone());
-        async move { measure(rt, n, 10, Some(&path)).await }
+    let path = std::env::temp_dir().join(format!("interpreter-bench-{}.jsonl", std::process::id()));
+    let (ops, t) = best_of(repeat, || {
+        let rt = DeterministicRuntime::new(1);
+        let (rt2, path) = (rt.clone(), path.clone());
+        rt.run(async move { measure(rt2, n, 10, Some(&path)).await })
     });
-    report("det.+jsonl", 10, r);
-    let rt = TokioRuntime::new(1);
-    let r = rt.run(measure(rt.clone(), n, 10, Some(&path)));
-    report("tokio+jsonl", 10, r);
+    report("deterministic+jsonl", 10, ops, t);
+    let (ops, t) = best_of(repeat, || {
+        let rt = TokioRuntime::new(1);
+        rt.run(measure(rt.clone(), n, 10, Some(&path)))
+    });
+    report("tokio+jsonl", 10, ops, t);
     let _ = std::fs::remove_file(&path);
 }

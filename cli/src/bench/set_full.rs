@@ -10,8 +10,7 @@
 //! linearization point), the last one after every add completed. That is ~10 M element
 //! sightings in reads besides the 1 M ops: 157 MB of JSON lines, 154 MB of EDN.
 //!
-//! Run: `cargo run --release --example set_full_speed [ops] [reads]`. Prints wall and CPU
-//! time (the CPU time is what the wall time would be on an idle machine).
+//! Run: `restate-jepsen bench --only set-full [--ops N]`.
 
 use jepsen_core::checker::set_full::set_full;
 use jepsen_core::checker::{CheckOptions, Checker};
@@ -20,8 +19,9 @@ use rand::{Rng, SeedableRng};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufWriter, Write};
-use std::path::Path;
-use std::time::{Duration, Instant};
+
+use super::{best_of, ms};
+use crate::exit::Failure;
 
 const ADDERS: usize = 9;
 const MS: i64 = 1_000_000;
@@ -158,88 +158,54 @@ fn generate(total_ops: usize, reads: usize) -> Vec<Op> {
     ops
 }
 
-fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().unwrap())
-        .collect();
-    let total_ops = args.first().copied().unwrap_or(1_000_000);
-    let reads = args.get(1).copied().unwrap_or(40);
-    let dir = std::env::temp_dir().join(format!("set-full-speed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-
-    let t = Instant::now();
+pub fn run(total_ops: usize, repeat: usize) -> Result<(), Failure> {
+    let reads = 40.min(total_ops / 100).max(1);
+    let dir = std::env::temp_dir().join(format!("set-full-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", dir.display())))?;
     let ops = generate(total_ops, reads);
     let sightings: usize = ops
         .iter()
         .filter_map(|o| o.value.as_slice().map(<[Value]>::len))
         .sum();
     let jsonl = dir.join("history.jsonl");
-    let mut out = BufWriter::new(std::fs::File::create(&jsonl).unwrap());
-    for op in &ops {
-        serde_json::to_writer(&mut out, op).unwrap();
-        out.write_all(b"\n").unwrap();
-    }
-    out.flush().unwrap();
-    drop(out);
     let edn = dir.join("history.edn");
-    write_edn(&edn, &ops).unwrap();
+    let written = (|| -> std::io::Result<()> {
+        let mut out = BufWriter::new(std::fs::File::create(&jsonl)?);
+        for op in &ops {
+            serde_json::to_writer(&mut out, op)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        write_edn(&edn, &ops)
+    })();
+    written.map_err(|e| {
+        Failure::bad_input(format!("{}: cannot write the history: {e}", dir.display()))
+    })?;
     println!(
-        "generated {} ops ({} read elements) in {:.2?}",
+        "set-full: {} ops ({} adders, 1 reader, {reads} full reads holding {sightings} elements), best of {repeat}",
         ops.len(),
-        sightings,
-        t.elapsed()
+        ADDERS
     );
     drop(ops);
-
     for path in [&jsonl, &edn] {
-        time_one(path);
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let (history, parse) = best_of(repeat, || {
+            read_history_file(path).expect("the generated history parses")
+        });
+        let (result, check) = best_of(repeat, || {
+            set_full(true).check(&history, &CheckOptions::default())
+        });
+        println!(
+            "  {:<14} {:>6.1} MB  parse {parse}  check {check}  total {:>7.1} ms  = {:.2}x of parse  (valid? {:?}, lost {})",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            size as f64 / 1e6,
+            ms(parse.wall + check.wall),
+            ms(parse.wall + check.wall) / ms(parse.wall).max(1e-9),
+            result.valid,
+            result.get("lost-count").map(|v| v.to_string()).unwrap_or_default(),
+        );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// CPU time this thread has run, from Linux's schedstat (0 elsewhere): on a shared machine
-/// it says what the wall clock would with the machine to ourselves.
-fn cpu_time() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_nanos)
-}
-
-/// Runs `f`, returning its result, wall time and CPU time.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
-    let (wall, cpu) = (Instant::now(), cpu_time());
-    let out = f();
-    (out, wall.elapsed(), cpu_time() - cpu)
-}
-
-fn time_one(path: &Path) {
-    let size = std::fs::metadata(path).unwrap().len();
-    let (history, parse, parse_cpu) = timed(|| read_history_file(path).unwrap());
-    let (result, check, check_cpu) =
-        timed(|| set_full(true).check(&history, &CheckOptions::default()));
-    let field = |k: &str| result.get(k).map(|v| v.to_string()).unwrap_or_default();
-    println!(
-        "{}: {:.1} MB, {} ops; parse {:.2?} (cpu {:.2?}), check {:.2?} (cpu {:.2?}), total {:.2?} (cpu {:.2?})",
-        path.file_name().unwrap().to_string_lossy(),
-        size as f64 / 1e6,
-        history.len(),
-        parse,
-        parse_cpu,
-        check,
-        check_cpu,
-        parse + check,
-        parse_cpu + check_cpu
-    );
-    println!(
-        "  valid? {:?}; attempts {}, stable {}, lost {}, never-read {}, stale {}, stable-latencies {}",
-        result.valid,
-        field("attempt-count"),
-        field("stable-count"),
-        field("lost-count"),
-        field("never-read-count"),
-        field("stale-count"),
-        field("stable-latencies"),
-    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
