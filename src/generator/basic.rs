@@ -2,10 +2,12 @@
 //! in from the context), sequences, functions re-invoked when their result runs out, nil,
 //! and the special `log` and `sleep` ops.
 
-use super::{ask, nanos, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
+use super::{
+    ask, cyclic, nanos, same, unchanged, Context, Gen, GenOp, Generator, IntoGen, TestInfo,
+};
 use crate::history::{Op, OpType, Process, Value};
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 /// An op map such as `{:f :write, :value 3}`: a one-shot generator. When asked, it is
@@ -148,8 +150,8 @@ impl Source {
 /// A sequence of generators: all ops of the first, then of the second, and so on.
 /// Updates go to the current (first) element only, as in Jepsen, even once it has run
 /// out and not yet been skipped.
-#[derive(Clone)]
 struct Seq {
+    me: Weak<Seq>,
     source: Source,
     /// Index of the current element.
     at: u64,
@@ -173,16 +175,15 @@ impl Generator for Seq {
                 }
                 GenOp::Pending => return GenOp::Pending,
                 emitted => {
-                    let source = &self.source;
                     return emitted.rewrap(|next| {
-                        if source.is_last(at) {
+                        if self.source.is_last(at) {
                             next
+                        } else if at == self.at
+                            && self.head.as_ref().is_some_and(|h| unchanged(&next, h))
+                        {
+                            Some(same(&self.me))
                         } else {
-                            Some(Rc::new(Seq {
-                                source: source.clone(),
-                                at,
-                                head: next,
-                            }))
+                            Some(new_seq(self.source.clone(), at, next))
                         }
                     });
                 }
@@ -192,12 +193,17 @@ impl Generator for Seq {
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let head = self.head.as_ref()?.update(test, ctx, event)?;
-        Some(Rc::new(Seq {
-            source: self.source.clone(),
-            at: self.at,
-            head: Some(head),
-        }))
+        Some(new_seq(self.source.clone(), self.at, Some(head)))
     }
+}
+
+fn new_seq(source: Source, at: u64, head: Option<Gen>) -> Gen {
+    cyclic(|me| Seq {
+        me,
+        source,
+        at,
+        head,
+    })
 }
 
 /// A sequence: every op of each generator in turn (Jepsen's vectors and seqs).
@@ -208,11 +214,7 @@ pub fn seq<T: IntoGen>(gens: Vec<T>) -> Gen {
         1 => gens.into_iter().next().expect("one element"),
         _ => {
             let head = Some(gens[0].clone());
-            Rc::new(Seq {
-                source: Source::Vec(gens.into()),
-                at: 0,
-                head,
-            })
+            new_seq(Source::Vec(gens.into()), 0, head)
         }
     }
 }
@@ -224,11 +226,7 @@ pub fn lazy_seq(element: impl Fn(u64) -> Option<Gen> + 'static) -> Gen {
     let source = Source::Fn(Rc::new(element));
     match source.get(0) {
         None => nothing(),
-        head => Rc::new(Seq {
-            source,
-            at: 0,
-            head,
-        }),
+        head => new_seq(source, 0, head),
     }
 }
 
@@ -237,6 +235,7 @@ type GenFn = Rc<dyn Fn(&TestInfo, &Context) -> Option<Gen>>;
 /// A function as a generator: called for a generator whenever the previous one has run
 /// out; `None` ends it. Jepsen's functions-as-generators (`(fn [test ctx] ...)`).
 struct FnGen {
+    me: Weak<FnGen>,
     f: GenFn,
     /// The generator the function last returned, while it still has ops.
     current: Option<Gen>,
@@ -248,17 +247,20 @@ const EMPTY_RESULTS_LIMIT: usize = 1024;
 
 impl Generator for FnGen {
     fn op(&self, test: &TestInfo, ctx: &Context) -> GenOp {
-        let wrap = |next: Option<Gen>| -> Option<Gen> {
-            Some(Rc::new(FnGen {
-                f: self.f.clone(),
-                current: next,
-            }))
-        };
+        let wrap = |next: Option<Gen>| -> Option<Gen> { Some(new_fn_gen(self.f.clone(), next)) };
         if let Some(current) = &self.current {
             match current.op(test, ctx) {
                 GenOp::Exhausted => {}
                 GenOp::Pending => return GenOp::Pending,
-                emitted => return emitted.rewrap(wrap),
+                emitted => {
+                    return emitted.rewrap(|next| {
+                        if unchanged(&next, current) {
+                            Some(same(&self.me))
+                        } else {
+                            wrap(next)
+                        }
+                    })
+                }
             }
         }
         for _ in 0..EMPTY_RESULTS_LIMIT {
@@ -276,21 +278,19 @@ impl Generator for FnGen {
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let current = self.current.as_ref()?.update(test, ctx, event)?;
-        Some(Rc::new(FnGen {
-            f: self.f.clone(),
-            current: Some(current),
-        }))
+        Some(new_fn_gen(self.f.clone(), Some(current)))
     }
+}
+
+fn new_fn_gen(f: GenFn, current: Option<Gen>) -> Gen {
+    cyclic(|me| FnGen { me, f, current })
 }
 
 /// A function as a generator (Jepsen's `(fn [test ctx] gen)`): `f` is called for a
 /// generator, which is used until it runs out, then `f` is called again; `None` ends it.
 /// Draw randomness from `ctx.rand_int` / `ctx.rng()` to stay deterministic.
 pub fn fn_gen(f: impl Fn(&TestInfo, &Context) -> Option<Gen> + 'static) -> Gen {
-    Rc::new(FnGen {
-        f: Rc::new(f),
-        current: None,
-    })
+    new_fn_gen(Rc::new(f), None)
 }
 
 type TemplateFn = Rc<dyn Fn(&TestInfo, &Context) -> Option<OpTemplate>>;
@@ -299,6 +299,7 @@ type TemplateFn = Rc<dyn Fn(&TestInfo, &Context) -> Option<OpTemplate>>;
 /// `(fn [] {:f :write, :value (rand-int 5)})`, an endless series of freshly made ops.
 /// Same schedule as `fn_gen` returning a one-shot op, without the intermediate generator.
 struct FnOp {
+    me: Weak<FnOp>,
     f: TemplateFn,
 }
 
@@ -307,7 +308,7 @@ impl Generator for FnOp {
         match (self.f)(test, ctx) {
             None => GenOp::Exhausted,
             Some(t) => match t.fill_in(ctx) {
-                Some(op) => GenOp::Op(op, Some(Rc::new(FnOp { f: self.f.clone() }))),
+                Some(op) => GenOp::Op(op, Some(same(&self.me))),
                 None => GenOp::Pending,
             },
         }
@@ -316,7 +317,8 @@ impl Generator for FnOp {
 
 /// A function returning an op template each time it is asked (`None` ends it).
 pub fn fn_op(f: impl Fn(&TestInfo, &Context) -> Option<OpTemplate> + 'static) -> Gen {
-    Rc::new(FnOp { f: Rc::new(f) })
+    let f: TemplateFn = Rc::new(f);
+    cyclic(|me| FnOp { me, f })
 }
 
 /// Jepsen's `log`: logs a message once, when a thread is free to take it (Jepsen hands the

@@ -1,10 +1,10 @@
 //! Choosing between generators: `any` (the soonest op of several), `shortest-any`, and
 //! `mix` (a random one each time), with Jepsen's `soonest-op-map` tie-breaking.
 
-use super::{ask, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
+use super::{ask, cyclic, same, unchanged, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
 use crate::history::Op;
 use std::cell::Cell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 /// One child's answer, as Jepsen's op maps `{:op, :gen', :weight, :i}`.
 pub(crate) struct Candidate {
@@ -91,7 +91,15 @@ fn update_all(
 
 /// Jepsen's `any`.
 struct Any {
+    me: Weak<Any>,
     gens: Rc<Vec<Option<Gen>>>,
+}
+
+fn new_any(gens: Vec<Option<Gen>>) -> Gen {
+    cyclic(|me| Any {
+        me,
+        gens: Rc::new(gens),
+    })
 }
 
 impl Generator for Any {
@@ -99,24 +107,21 @@ impl Generator for Any {
         match soonest_of(&self.gens, test, ctx).0 {
             None => GenOp::Exhausted,
             Some(c) if !c.answer.is_emitted() => GenOp::Pending,
-            Some(c) => {
-                let gens = &self.gens;
-                c.answer.rewrap(|next| {
-                    let mut gens = (**gens).clone();
-                    gens[c.index] = next;
-                    Some(Rc::new(Any {
-                        gens: Rc::new(gens),
-                    }))
-                })
-            }
+            Some(c) => c.answer.rewrap(|next| {
+                if let Some(g) = &self.gens[c.index] {
+                    if unchanged(&next, g) {
+                        return Some(same(&self.me));
+                    }
+                }
+                let mut gens = (*self.gens).clone();
+                gens[c.index] = next;
+                Some(new_any(gens))
+            }),
         }
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
-        let gens = update_all(&self.gens, test, ctx, event)?;
-        Some(Rc::new(Any {
-            gens: Rc::new(gens),
-        }))
+        Some(new_any(update_all(&self.gens, test, ctx, event)?))
     }
 }
 
@@ -127,9 +132,7 @@ pub fn any<T: IntoGen>(gens: Vec<T>) -> Gen {
     match gens.len() {
         0 => super::nothing(),
         1 => gens.pop().expect("one generator"),
-        _ => Rc::new(Any {
-            gens: Rc::new(gens.into_iter().map(Some).collect()),
-        }),
+        _ => new_any(gens.into_iter().map(Some).collect()),
     }
 }
 
@@ -213,7 +216,10 @@ impl Generator for Mix {
                 emitted => {
                     let chosen = ctx.rand_int(gens.len() as u64) as usize;
                     return emitted.rewrap(|next| {
-                        Rc::make_mut(&mut gens)[i] = next;
+                        let same_child = gens[i].as_ref().is_some_and(|g| unchanged(&next, g));
+                        if !same_child {
+                            Rc::make_mut(&mut gens)[i] = next;
+                        }
                         Some(Rc::new(Mix {
                             chosen: Cell::new(Some(chosen)),
                             gens,

@@ -3,10 +3,10 @@
 //! `concurrency-limit`, `process-limit`.
 
 use super::basic::nothing;
-use super::{ask, seq, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
+use super::{ask, cyclic, same, seq, unchanged, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
 use crate::history::{Op, OpType, Process};
 use std::collections::BTreeSet;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 /// Jepsen's `limit`.
 struct Limit {
@@ -53,8 +53,13 @@ pub fn once(gen: impl IntoGen) -> Gen {
 
 /// Jepsen's `repeat`: `remaining` is -1 for ever.
 struct Repeat {
+    me: Weak<Repeat>,
     remaining: i64,
     gen: Gen,
+}
+
+fn new_repeat(remaining: i64, gen: Gen) -> Gen {
+    cyclic(|me| Repeat { me, remaining, gen })
 }
 
 impl Generator for Repeat {
@@ -64,32 +69,23 @@ impl Generator for Repeat {
         }
         let remaining = (self.remaining - 1).max(-1);
         // The underlying generator is not advanced: each op comes from the same state.
-        self.gen.op(test, ctx).rewrap(|_| {
-            (remaining != 0).then(|| {
-                Rc::new(Repeat {
-                    remaining,
-                    gen: self.gen.clone(),
-                }) as Gen
-            })
+        self.gen.op(test, ctx).rewrap(|_| match remaining {
+            0 => None,
+            -1 => Some(same(&self.me)),
+            _ => Some(new_repeat(remaining, self.gen.clone())),
         })
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let gen = self.gen.update(test, ctx, event)?;
-        Some(Rc::new(Repeat {
-            remaining: self.remaining,
-            gen,
-        }))
+        Some(new_repeat(self.remaining, gen))
     }
 }
 
 /// Emits the first op of `gen` for ever, asking the same (unadvanced) generator each
 /// time: `repeat(op("read"))` reads for ever; a function generator gives fresh ops.
 pub fn repeat(gen: impl IntoGen) -> Gen {
-    Rc::new(Repeat {
-        remaining: -1,
-        gen: gen.into_gen(),
-    })
+    new_repeat(-1, gen.into_gen())
 }
 
 /// Like `repeat`, `n` times.
@@ -97,10 +93,7 @@ pub fn repeat_n(n: u64, gen: impl IntoGen) -> Gen {
     if n == 0 {
         return nothing();
     }
-    Rc::new(Repeat {
-        remaining: i64::try_from(n).unwrap_or(i64::MAX),
-        gen: gen.into_gen(),
-    })
+    new_repeat(i64::try_from(n).unwrap_or(i64::MAX), gen.into_gen())
 }
 
 /// Jepsen's `cycle`: `remaining` is -1 for ever.
@@ -306,8 +299,13 @@ pub fn then(first: impl IntoGen, second: impl IntoGen) -> Gen {
 /// Jepsen's `concurrency-limit`. Stays in place (pending while too many threads are busy)
 /// even once its generator has run out, as Jepsen's does.
 struct ConcurrencyLimit {
+    me: Weak<ConcurrencyLimit>,
     n: usize,
     gen: Option<Gen>,
+}
+
+fn new_concurrency_limit(n: usize, gen: Option<Gen>) -> Gen {
+    cyclic(|me| ConcurrencyLimit { me, n, gen })
 }
 
 impl Generator for ConcurrencyLimit {
@@ -315,20 +313,15 @@ impl Generator for ConcurrencyLimit {
         if ctx.all_thread_count() - ctx.free_thread_count() >= self.n {
             return GenOp::Pending;
         }
-        ask(&self.gen, test, ctx).rewrap(|next| {
-            Some(Rc::new(ConcurrencyLimit {
-                n: self.n,
-                gen: next,
-            }))
+        ask(&self.gen, test, ctx).rewrap(|next| match &self.gen {
+            Some(gen) if unchanged(&next, gen) => Some(same(&self.me)),
+            _ => Some(new_concurrency_limit(self.n, next)),
         })
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let gen = self.gen.as_ref()?.update(test, ctx, event)?;
-        Some(Rc::new(ConcurrencyLimit {
-            n: self.n,
-            gen: Some(gen),
-        }))
+        Some(new_concurrency_limit(self.n, Some(gen)))
     }
 }
 
@@ -337,10 +330,7 @@ pub fn concurrency_limit(n: usize, gen: impl IntoGen) -> Gen {
     if n == 0 {
         return nothing();
     }
-    Rc::new(ConcurrencyLimit {
-        n,
-        gen: Some(gen.into_gen()),
-    })
+    new_concurrency_limit(n, Some(gen.into_gen()))
 }
 
 /// Jepsen's `process-limit`.

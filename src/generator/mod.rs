@@ -82,7 +82,7 @@ pub use timing::{cycle_times, delay, stagger, time_limit};
 pub use transform::{f_map, filter, map, map_ctx, on_update, validate};
 
 use crate::history::Op;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 /// A generator, shared.
@@ -121,13 +121,12 @@ impl GenOp {
     }
 
     /// The same answer with the generator that follows replaced by `wrap(next)`.
-    pub fn rewrap(self, wrap: impl FnOnce(Option<Gen>) -> Option<Gen>) -> GenOp {
-        match self {
-            GenOp::Op(op, next) => GenOp::Op(op, wrap(next)),
-            GenOp::Log(m, next) => GenOp::Log(m, wrap(next)),
-            GenOp::Sleep(op, next) => GenOp::Sleep(op, wrap(next)),
-            other => other,
+    pub fn rewrap(mut self, wrap: impl FnOnce(Option<Gen>) -> Option<Gen>) -> GenOp {
+        // In place: an op is large, and answers pass through many layers.
+        if let GenOp::Op(_, next) | GenOp::Log(_, next) | GenOp::Sleep(_, next) = &mut self {
+            *next = wrap(next.take());
         }
+        self
     }
 }
 
@@ -189,6 +188,23 @@ impl<T: IntoGen> IntoGen for Vec<T> {
 /// Jepsen's `secs->nanos` for a `Duration`.
 pub(crate) fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Builds a generator that holds a weak handle on its own `Rc`, so that a step leaving it
+/// unchanged can answer with itself ([`same`]) instead of allocating an equal copy.
+pub(crate) fn cyclic<T: Generator + 'static>(make: impl FnOnce(Weak<T>) -> T) -> Gen {
+    Rc::new_cyclic(|me| make(me.clone()))
+}
+
+/// The generator itself, from its weak self-handle (alive while one of its methods runs).
+pub(crate) fn same<T: Generator + 'static>(me: &Weak<T>) -> Gen {
+    me.upgrade()
+        .expect("a generator is alive while it is asked")
+}
+
+/// Whether `next` is exactly `gen` (the step left it unchanged).
+pub(crate) fn unchanged(next: &Option<Gen>, gen: &Gen) -> bool {
+    next.as_ref().is_some_and(|n| Rc::ptr_eq(n, gen))
 }
 
 /// Asks `gen` if present; `None` is Jepsen's nil generator.

@@ -2,23 +2,32 @@
 //! `each-thread`, `each-process`, `reserve`.
 
 use super::choice::{soonest, Candidate};
-use super::{any, Context, Gen, GenOp, Generator, IntoGen, TestInfo, Thread, ThreadFilter};
+use super::{
+    any, cyclic, same, unchanged, Context, Gen, GenOp, Generator, IntoGen, TestInfo, Thread,
+    ThreadFilter,
+};
 use crate::history::{Op, Process};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 /// Jepsen's `on-threads`.
 struct OnThreads {
+    me: Weak<OnThreads>,
     filter: Rc<ThreadFilter>,
     gen: Gen,
+}
+
+fn new_on_threads(filter: Rc<ThreadFilter>, gen: Gen) -> Gen {
+    cyclic(|me| OnThreads { me, filter, gen })
 }
 
 impl Generator for OnThreads {
     fn op(&self, test: &TestInfo, ctx: &Context) -> GenOp {
         self.gen.op(test, &self.filter.apply(ctx)).rewrap(|next| {
-            Some(Rc::new(OnThreads {
-                filter: self.filter.clone(),
-                gen: next?,
-            }))
+            if unchanged(&next, &self.gen) {
+                Some(same(&self.me))
+            } else {
+                Some(new_on_threads(self.filter.clone(), next?))
+            }
         })
     }
 
@@ -28,19 +37,13 @@ impl Generator for OnThreads {
             return None;
         }
         let gen = self.gen.update(test, &self.filter.apply(ctx), event)?;
-        Some(Rc::new(OnThreads {
-            filter: self.filter.clone(),
-            gen,
-        }))
+        Some(new_on_threads(self.filter.clone(), gen))
     }
 }
 
 /// `gen`, seeing only the threads for which `keep` holds; it gets only their updates.
 pub fn on_threads(keep: impl Fn(Thread) -> bool + 'static, gen: impl IntoGen) -> Gen {
-    Rc::new(OnThreads {
-        filter: Rc::new(ThreadFilter::new(keep)),
-        gen: gen.into_gen(),
-    })
+    new_on_threads(Rc::new(ThreadFilter::new(keep)), gen.into_gen())
 }
 
 /// `gen` for client threads only.
@@ -87,6 +90,7 @@ impl Slot {
 /// seeing only its own thread. With `per_process`, a thread whose process changed (after a
 /// crash) starts again from the fresh generator.
 struct EachThread {
+    me: Weak<EachThread>,
     fresh: Gen,
     per_process: bool,
     /// Per thread index.
@@ -104,6 +108,30 @@ impl EachThread {
         extant.resize(n, None);
         (slots, extant)
     }
+
+    fn with(&self, slots: Vec<Slot>, extant: Vec<Option<Process>>) -> Gen {
+        new_each_thread(
+            self.fresh.clone(),
+            self.per_process,
+            Rc::new(slots),
+            Rc::new(extant),
+        )
+    }
+}
+
+fn new_each_thread(
+    fresh: Gen,
+    per_process: bool,
+    slots: Rc<Vec<Slot>>,
+    extant: Rc<Vec<Option<Process>>>,
+) -> Gen {
+    cyclic(|me| EachThread {
+        me,
+        fresh,
+        per_process,
+        slots,
+        extant,
+    })
 }
 
 impl Generator for EachThread {
@@ -142,17 +170,20 @@ impl Generator for EachThread {
             Some(c) if c.answer.is_emitted() => {
                 let i = c.index;
                 c.answer.rewrap(|next| {
+                    let current = match self.slots.get(i).unwrap_or(&Slot::Fresh) {
+                        Slot::Live(g) => Some(g),
+                        Slot::Fresh if !self.per_process => Some(&self.fresh),
+                        _ => None,
+                    };
+                    if started[i].is_none() && current.is_some_and(|g| unchanged(&next, g)) {
+                        return Some(same(&self.me));
+                    }
                     let (mut slots, mut extant) = self.slots_for(ctx);
                     slots[i] = Slot::from(next);
                     if let Some(p) = started[i].take() {
                         extant[i] = Some(p);
                     }
-                    Some(Rc::new(EachThread {
-                        fresh: self.fresh.clone(),
-                        per_process: self.per_process,
-                        slots: Rc::new(slots),
-                        extant: Rc::new(extant),
-                    }))
+                    Some(self.with(slots, extant))
                 })
             }
             Some(_) => GenOp::Pending,
@@ -170,12 +201,7 @@ impl Generator for EachThread {
             .update(test, &ctx.only(thread), event)?;
         let (mut slots, extant) = self.slots_for(ctx);
         slots[i] = Slot::Live(gen);
-        Some(Rc::new(EachThread {
-            fresh: self.fresh.clone(),
-            per_process: self.per_process,
-            slots: Rc::new(slots),
-            extant: Rc::new(extant),
-        }))
+        Some(self.with(slots, extant))
     }
 }
 
@@ -183,23 +209,13 @@ impl Generator for EachThread {
 /// updates go to the copy of the thread that caused them. Pending while a thread is busy
 /// and no free thread has an op; exhausted when every copy is.
 pub fn each_thread(gen: impl IntoGen) -> Gen {
-    Rc::new(EachThread {
-        fresh: gen.into_gen(),
-        per_process: false,
-        slots: Rc::new(Vec::new()),
-        extant: Rc::new(Vec::new()),
-    })
+    new_each_thread(gen.into_gen(), false, Rc::default(), Rc::default())
 }
 
 /// Like `each_thread`, but a thread starts a fresh copy whenever its process changes
 /// (after an `:info` crash).
 pub fn each_process(gen: impl IntoGen) -> Gen {
-    Rc::new(EachThread {
-        fresh: gen.into_gen(),
-        per_process: true,
-        slots: Rc::new(Vec::new()),
-        extant: Rc::new(Vec::new()),
-    })
+    new_each_thread(gen.into_gen(), true, Rc::default(), Rc::default())
 }
 
 /// Jepsen's `reserve`.

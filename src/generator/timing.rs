@@ -1,9 +1,11 @@
 //! Combinators that decide when ops happen: `stagger`, `delay`, `time-limit`,
 //! `cycle-times`. Time is the context's, in nanoseconds; nothing here reads a clock.
 
-use super::{ask, nanos, nothing, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
+use super::{
+    ask, cyclic, nanos, nothing, same, unchanged, Context, Gen, GenOp, Generator, IntoGen, TestInfo,
+};
 use crate::history::Op;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 /// Sets the time of an emitted op or sleep (a log has no time of its own).
@@ -124,9 +126,19 @@ pub fn delay(dt: Duration, gen: impl IntoGen) -> Gen {
 
 /// Jepsen's `time-limit`.
 struct TimeLimit {
+    me: Weak<TimeLimit>,
     limit: i64,
     cutoff: Option<i64>,
     gen: Gen,
+}
+
+fn new_time_limit(limit: i64, cutoff: Option<i64>, gen: Gen) -> Gen {
+    cyclic(|me| TimeLimit {
+        me,
+        limit,
+        cutoff,
+        gen,
+    })
 }
 
 impl Generator for TimeLimit {
@@ -140,21 +152,17 @@ impl Generator for TimeLimit {
             return GenOp::Exhausted;
         }
         answer.rewrap(|next| {
-            Some(Rc::new(TimeLimit {
-                limit: self.limit,
-                cutoff: Some(cutoff),
-                gen: next?,
-            }))
+            if self.cutoff.is_some() && unchanged(&next, &self.gen) {
+                Some(same(&self.me))
+            } else {
+                Some(new_time_limit(self.limit, Some(cutoff), next?))
+            }
         })
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let gen = self.gen.update(test, ctx, event)?;
-        Some(Rc::new(TimeLimit {
-            limit: self.limit,
-            cutoff: self.cutoff,
-            gen,
-        }))
+        Some(new_time_limit(self.limit, self.cutoff, gen))
     }
 }
 
@@ -164,11 +172,7 @@ pub fn time_limit(dt: Duration, gen: impl IntoGen) -> Gen {
     if dt.is_zero() {
         return nothing();
     }
-    Rc::new(TimeLimit {
-        limit: nanos(dt),
-        cutoff: None,
-        gen: gen.into_gen(),
-    })
+    new_time_limit(nanos(dt), None, gen.into_gen())
 }
 
 /// How many windows `cycle-times` may skip, per generator, looking for an op.

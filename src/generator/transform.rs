@@ -4,16 +4,21 @@
 //! `map` and `filter` see client and nemesis ops only: Jepsen also passes its `:log` and
 //! `:sleep` ops through them, but here those are not ops, and they pass untouched.
 
-use super::{Context, Gen, GenOp, Generator, IntoGen, TestInfo};
+use super::{cyclic, same, unchanged, Context, Gen, GenOp, Generator, IntoGen, TestInfo};
 use crate::history::{Op, OpType};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 type MapFn = Rc<dyn Fn(Op, &TestInfo, &Context) -> Op>;
 
 /// Jepsen's `map`.
 struct Map {
+    me: Weak<Map>,
     f: MapFn,
     gen: Gen,
+}
+
+fn new_map(f: MapFn, gen: Gen) -> Gen {
+    cyclic(|me| Map { me, f, gen })
 }
 
 impl Generator for Map {
@@ -23,36 +28,28 @@ impl Generator for Map {
             other => other,
         };
         answer.rewrap(|next| {
-            Some(Rc::new(Map {
-                f: self.f.clone(),
-                gen: next?,
-            }))
+            if unchanged(&next, &self.gen) {
+                Some(same(&self.me))
+            } else {
+                Some(new_map(self.f.clone(), next?))
+            }
         })
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let gen = self.gen.update(test, ctx, event)?;
-        Some(Rc::new(Map {
-            f: self.f.clone(),
-            gen,
-        }))
+        Some(new_map(self.f.clone(), gen))
     }
 }
 
 /// Transforms each op of `gen` with `f`; pending and exhaustion pass through.
 pub fn map(f: impl Fn(Op) -> Op + 'static, gen: impl IntoGen) -> Gen {
-    Rc::new(Map {
-        f: Rc::new(move |op, _, _| f(op)),
-        gen: gen.into_gen(),
-    })
+    new_map(Rc::new(move |op, _, _| f(op)), gen.into_gen())
 }
 
 /// Like `map`, with the test and context too (Jepsen's `(f op test ctx)`).
 pub fn map_ctx(f: impl Fn(Op, &TestInfo, &Context) -> Op + 'static, gen: impl IntoGen) -> Gen {
-    Rc::new(Map {
-        f: Rc::new(f),
-        gen: gen.into_gen(),
-    })
+    new_map(Rc::new(f), gen.into_gen())
 }
 
 /// Renames each op's `f` with `rename` (Jepsen's `f-map`, used to compose nemeses).
@@ -70,8 +67,13 @@ type FilterFn = Rc<dyn Fn(&Op) -> bool>;
 
 /// Jepsen's `filter`.
 struct Filter {
+    me: Weak<Filter>,
     keep: FilterFn,
     gen: Gen,
+}
+
+fn new_filter(keep: FilterFn, gen: Gen) -> Gen {
+    cyclic(|me| Filter { me, keep, gen })
 }
 
 impl Generator for Filter {
@@ -88,28 +90,23 @@ impl Generator for Filter {
             }
         }
         answer.rewrap(|next| {
-            Some(Rc::new(Filter {
-                keep: self.keep.clone(),
-                gen: next?,
-            }))
+            if unchanged(&next, &self.gen) {
+                Some(same(&self.me))
+            } else {
+                Some(new_filter(self.keep.clone(), next?))
+            }
         })
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
         let gen = self.gen.update(test, ctx, event)?;
-        Some(Rc::new(Filter {
-            keep: self.keep.clone(),
-            gen,
-        }))
+        Some(new_filter(self.keep.clone(), gen))
     }
 }
 
 /// Only the ops of `gen` for which `keep` holds; the others are consumed and skipped.
 pub fn filter(keep: impl Fn(&Op) -> bool + 'static, gen: impl IntoGen) -> Gen {
-    Rc::new(Filter {
-        keep: Rc::new(keep),
-        gen: gen.into_gen(),
-    })
+    new_filter(Rc::new(keep), gen.into_gen())
 }
 
 type UpdateFn = Rc<dyn Fn(&Gen, &TestInfo, &Context, &Op) -> Gen>;
