@@ -48,36 +48,44 @@ fn rwc() -> Gen {
     ])
 }
 
-const N: u64 = 1_000_000;
+fn n() -> u64 {
+    std::env::var("GEN_PERF_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000)
+}
 
 #[test]
 #[ignore]
 fn throughput_repeat() {
-    measure("limit(repeat(op))", 10, N, || limit(N, repeat(op("read"))));
-    measure("clients(repeat(op))", 10, N, || {
-        clients(limit(N, repeat(op("read"))))
+    let n = n();
+    measure("limit(repeat(op))", 10, n, || limit(n, repeat(op("read"))));
+    measure("clients(repeat(op))", 10, n, || {
+        clients(limit(n, repeat(op("read"))))
     });
 }
 
 #[test]
 #[ignore]
 fn throughput_stagger_mix() {
-    measure("clients(stagger(mix(r, w, cas)))", 10, N, || {
-        limit(N, clients(stagger(Duration::from_micros(10), rwc())))
+    let n = n();
+    measure("clients(stagger(mix(r, w, cas)))", 10, n, || {
+        limit(n, clients(stagger(Duration::from_micros(10), rwc())))
     });
 }
 
 #[test]
 #[ignore]
 fn throughput_with_nemesis() {
+    let n = n();
     measure(
         "clients(stagger(mix)) + nemesis cycle, 100 threads",
         100,
-        N,
+        n,
         || {
             let ms = Duration::from_millis;
             limit(
-                N,
+                n,
                 any(vec![
                     clients(stagger(Duration::from_micros(1), rwc())),
                     nemesis(cycle(vec![
@@ -95,7 +103,8 @@ fn throughput_with_nemesis() {
 #[test]
 #[ignore]
 fn throughput_each_thread() {
-    measure("each_thread(repeat(op)), 10 threads", 10, N, || {
-        limit(N, clients(each_thread(repeat(op("read")))))
+    let n = n();
+    measure("each_thread(repeat(op)), 10 threads", 10, n, || {
+        limit(n, clients(each_thread(repeat(op("read")))))
     });
 }

@@ -280,7 +280,10 @@ fn time_limit_cuts_off_from_the_first_op() {
     );
     let times: Vec<i64> = invokes(&h).iter().map(|o| o.time).collect();
     let (first, last) = (times[0], *times.last().unwrap());
-    assert!((2 * SEC..2 * SEC + 10_000_000).contains(&first), "first at {first}");
+    assert!(
+        (2 * SEC..2 * SEC + 10_000_000).contains(&first),
+        "first at {first}"
+    );
     assert!(
         last < first + SEC && last > first + SEC - 20_000_000,
         "last at {last}"

@@ -65,16 +65,22 @@ impl OpTemplate {
     /// Jepsen's `fill-in-op`: the op this template means in `ctx`, or `None` if no
     /// process is free.
     pub fn fill_in(&self, ctx: &Context) -> Option<Op> {
+        ctx.some_free_process()?;
+        self.clone().into_op(ctx)
+    }
+
+    /// Like [`OpTemplate::fill_in`], consuming the template (no copies).
+    pub fn into_op(self, ctx: &Context) -> Option<Op> {
         let free = ctx.some_free_process()?;
         Some(Op {
             index: -1,
             time: self.time.unwrap_or(ctx.time),
-            process: self.process.clone().unwrap_or(free),
+            process: self.process.unwrap_or(free),
             kind: self.kind,
-            f: self.f.clone(),
-            value: self.value.clone(),
+            f: self.f,
+            value: self.value,
             error: None,
-            extra: self.extra.clone(),
+            extra: self.extra,
         })
     }
 }
@@ -307,7 +313,7 @@ impl Generator for FnOp {
     fn op(&self, test: &TestInfo, ctx: &Context) -> GenOp {
         match (self.f)(test, ctx) {
             None => GenOp::Exhausted,
-            Some(t) => match t.fill_in(ctx) {
+            Some(t) => match t.into_op(ctx) {
                 Some(op) => GenOp::Op(op, Some(same(&self.me))),
                 None => GenOp::Pending,
             },
