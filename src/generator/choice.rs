@@ -6,11 +6,25 @@ use crate::history::Op;
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
-/// One child's answer, as Jepsen's op maps `{:op, :gen', :weight, :i}`.
+/// One child's answer, as Jepsen's op maps `{:op, :weight, :i}`, without the answer
+/// itself (which stays where it is: answers are large, and a fold would move them).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Candidate {
-    pub answer: GenOp,
+    /// The op's time; `None` for pending.
+    pub time: Option<i64>,
     pub weight: u64,
+    /// Which answer this is.
     pub index: usize,
+}
+
+impl Candidate {
+    pub fn of(answer: &GenOp, ctx: &Context, weight: u64, index: usize) -> Candidate {
+        Candidate {
+            time: answer.time(ctx),
+            weight,
+            index,
+        }
+    }
 }
 
 /// Jepsen's `soonest-op-map`: the candidate whose op comes sooner; a missing or pending
@@ -26,7 +40,7 @@ pub(crate) fn soonest(
         (a, None) => return a,
         (Some(a), Some(b)) => (a, b),
     };
-    let (ta, tb) = match (a.answer.time(ctx), b.answer.time(ctx)) {
+    let (ta, tb) = match (a.time, b.time) {
         (None, _) => return Some(b),
         (_, None) => return Some(a),
         (Some(ta), Some(tb)) => (ta, tb),
@@ -44,27 +58,22 @@ pub(crate) fn soonest(
 }
 
 /// Asks every generator first, then folds the answers with `soonest`, as Jepsen's `any`
-/// does (a chunked lazy seq realises all ops before the reduce draws).
-fn soonest_of(gens: &[Option<Gen>], test: &TestInfo, ctx: &Context) -> (Option<Candidate>, bool) {
-    let mut any_exhausted = false;
-    let candidates: Vec<Option<Candidate>> = gens
+/// does (a chunked lazy seq realises all ops before the reduce draws). Returns the
+/// winner's index and answer, and whether any generator was exhausted.
+fn soonest_of(
+    gens: &[Option<Gen>],
+    test: &TestInfo,
+    ctx: &Context,
+) -> (Option<(usize, GenOp)>, bool) {
+    let mut answers: Vec<GenOp> = gens.iter().map(|g| ask(g, test, ctx)).collect();
+    let any_exhausted = answers.iter().any(|a| matches!(a, GenOp::Exhausted));
+    let best = answers
         .iter()
         .enumerate()
-        .map(|(index, g)| match ask(g, test, ctx) {
-            GenOp::Exhausted => {
-                any_exhausted = true;
-                None
-            }
-            answer => Some(Candidate {
-                answer,
-                weight: 1,
-                index,
-            }),
-        })
-        .collect();
-    let best = candidates
-        .into_iter()
-        .fold(None, |acc, c| soonest(acc, c, ctx));
+        .filter(|(_, a)| !matches!(a, GenOp::Exhausted))
+        .map(|(i, a)| Candidate::of(a, ctx, 1, i))
+        .fold(None, |acc, c| soonest(acc, Some(c), ctx));
+    let best = best.map(|c| (c.index, answers.swap_remove(c.index)));
     (best, any_exhausted)
 }
 
@@ -106,15 +115,15 @@ impl Generator for Any {
     fn op(&self, test: &TestInfo, ctx: &Context) -> GenOp {
         match soonest_of(&self.gens, test, ctx).0 {
             None => GenOp::Exhausted,
-            Some(c) if !c.answer.is_emitted() => GenOp::Pending,
-            Some(c) => c.answer.rewrap(|next| {
-                if let Some(g) = &self.gens[c.index] {
+            Some((_, answer)) if !answer.is_emitted() => GenOp::Pending,
+            Some((index, answer)) => answer.rewrap(|next| {
+                if let Some(g) = &self.gens[index] {
                     if unchanged(&next, g) {
                         return Some(same(&self.me));
                     }
                 }
                 let mut gens = (*self.gens).clone();
-                gens[c.index] = next;
+                gens[index] = next;
                 Some(new_any(gens))
             }),
         }
@@ -145,13 +154,13 @@ impl Generator for ShortestAny {
     fn op(&self, test: &TestInfo, ctx: &Context) -> GenOp {
         match soonest_of(&self.gens, test, ctx) {
             (_, true) | (None, _) => GenOp::Exhausted,
-            (Some(c), false) if !c.answer.is_emitted() => GenOp::Pending,
-            (Some(c), false) => {
+            (Some((_, answer)), false) if !answer.is_emitted() => GenOp::Pending,
+            (Some((index, answer)), false) => {
                 let gens = &self.gens;
-                c.answer.rewrap(|next| {
+                answer.rewrap(|next| {
                     let next = next?;
                     let mut gens = (**gens).clone();
-                    gens[c.index] = Some(next);
+                    gens[index] = Some(next);
                     Some(Rc::new(ShortestAny {
                         gens: Rc::new(gens),
                     }))

@@ -122,6 +122,13 @@ impl ThreadSet {
     /// The lowest index `>= from` in both sets (Java's `BitSet.nextSetBit` on the
     /// intersection).
     pub fn next_in_both(&self, other: &ThreadSet, from: usize) -> Option<usize> {
+        if let (Repr::Small(a), Repr::Small(b)) = (&self.0, &other.0) {
+            if from >= 128 {
+                return None;
+            }
+            let bits = a & b & (!0u128 << from);
+            return (bits != 0).then(|| bits.trailing_zeros() as usize);
+        }
         let n = self.word_count().max(other.word_count());
         let mut w = from / 64;
         let mut mask = !0u64 << (from % 64);

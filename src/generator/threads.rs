@@ -136,7 +136,8 @@ fn new_each_thread(
 
 impl Generator for EachThread {
     fn op(&self, test: &TestInfo, ctx: &Context) -> GenOp {
-        let mut candidates: Vec<(Candidate, Option<Process>)> = Vec::new();
+        // (thread index, answer, process started afresh) for each free thread with one.
+        let mut answers: Vec<(usize, GenOp, Option<Process>)> = Vec::new();
         for thread in ctx.free_threads() {
             let i = ctx.index_of(thread);
             let slot = self.slots.get(i).unwrap_or(&Slot::Fresh);
@@ -151,36 +152,29 @@ impl Generator for EachThread {
             let Some(gen) = gen else { continue };
             match gen.op(test, &ctx.only(thread)) {
                 GenOp::Exhausted => {}
-                answer => candidates.push((
-                    Candidate {
-                        answer,
-                        weight: 1,
-                        index: i,
-                    },
-                    new.then_some(process),
-                )),
+                answer => answers.push((i, answer, new.then_some(process))),
             }
         }
-        let mut started = vec![None; ctx.concurrency + 1];
-        let best = candidates.into_iter().fold(None, |acc, (c, p)| {
-            started[c.index] = p;
-            soonest(acc, Some(c), ctx)
-        });
+        let best = answers
+            .iter()
+            .enumerate()
+            .map(|(k, (_, a, _))| Candidate::of(a, ctx, 1, k))
+            .fold(None, |acc, c| soonest(acc, Some(c), ctx));
         match best {
-            Some(c) if c.answer.is_emitted() => {
-                let i = c.index;
-                c.answer.rewrap(|next| {
+            Some(c) if answers[c.index].1.is_emitted() => {
+                let (i, answer, started) = answers.swap_remove(c.index);
+                answer.rewrap(|next| {
                     let current = match self.slots.get(i).unwrap_or(&Slot::Fresh) {
                         Slot::Live(g) => Some(g),
                         Slot::Fresh if !self.per_process => Some(&self.fresh),
                         _ => None,
                     };
-                    if started[i].is_none() && current.is_some_and(|g| unchanged(&next, g)) {
+                    if started.is_none() && current.is_some_and(|g| unchanged(&next, g)) {
                         return Some(same(&self.me));
                     }
                     let (mut slots, mut extant) = self.slots_for(ctx);
                     slots[i] = Slot::from(next);
-                    if let Some(p) = started[i].take() {
+                    if let Some(p) = started {
                         extant[i] = Some(p);
                     }
                     Some(self.with(slots, extant))
@@ -233,16 +227,17 @@ impl Generator for Reserve {
         let default = self.ranges.len();
         // Jepsen starts the fold with the default generator's op, then each range's in
         // turn, weighing each by its number of threads.
-        let ask_one = |i: usize, weight: Option<u64>| -> Option<Candidate> {
+        let mut answers: Vec<Option<GenOp>> = (0..=default).map(|_| None).collect();
+        let mut ask_one = |i: usize, weight: Option<u64>| -> Option<Candidate> {
             let ctx_i = self.filters[i].apply(ctx);
             let weight = weight.unwrap_or(ctx_i.all_thread_count() as u64);
             match super::ask(&self.gens[i], test, &ctx_i) {
                 GenOp::Exhausted => None,
-                answer => Some(Candidate {
-                    answer,
-                    weight,
-                    index: i,
-                }),
+                answer => {
+                    let c = Candidate::of(&answer, &ctx_i, weight, i);
+                    answers[i] = Some(answer);
+                    Some(c)
+                }
             }
         };
         let mut best = ask_one(default, None);
@@ -250,19 +245,22 @@ impl Generator for Reserve {
             let c = ask_one(i, Some((end - start) as u64));
             best = soonest(best, c, ctx);
         }
-        match best {
-            None => GenOp::Exhausted,
-            Some(c) if !c.answer.is_emitted() => GenOp::Pending,
-            Some(c) => c.answer.rewrap(|next| {
-                let mut gens = (*self.gens).clone();
-                gens[c.index] = next;
-                Some(Rc::new(Reserve {
-                    ranges: self.ranges.clone(),
-                    filters: self.filters.clone(),
-                    gens: Rc::new(gens),
-                }))
-            }),
+        let Some(best) = best else {
+            return GenOp::Exhausted;
+        };
+        let answer = answers[best.index].take().expect("the winner answered");
+        if !answer.is_emitted() {
+            return GenOp::Pending;
         }
+        answer.rewrap(|next| {
+            let mut gens = (*self.gens).clone();
+            gens[best.index] = next;
+            Some(Rc::new(Reserve {
+                ranges: self.ranges.clone(),
+                filters: self.filters.clone(),
+                gens: Rc::new(gens),
+            }))
+        })
     }
 
     fn update(&self, test: &TestInfo, ctx: &Context, event: &Op) -> Option<Gen> {
