@@ -101,11 +101,6 @@ pub enum GenOp {
     Sleep(Op, Option<Gen>),
     /// Nothing yet: ask again after the next event or when time has passed.
     Pending,
-    /// Jepsen's `{:type :log}`: log this message now, then continue with the generator.
-    Log(String, Option<Gen>),
-    /// Jepsen's `{:type :sleep}`: `op.process`'s thread does nothing for `op.value` ns
-    /// (an `Int`), starting at `max(op.time, now)`; then continue with the generator.
-    Sleep(Op, Option<Gen>),
     /// Nothing more, ever.
     Exhausted,
 }
