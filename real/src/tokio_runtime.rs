@@ -63,46 +63,13 @@ impl Runtime for TokioRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jepsen_core::generator::{Context, GenOp, Generator, TestInfo, Thread};
-    use jepsen_core::history::{Op, OpType, Process, Value};
+    use jepsen_core::generator::{clients, limit, op, repeat, TestInfo};
+    use jepsen_core::history::{Op, Process};
     use jepsen_core::interpreter::{run, InterpreterOptions};
-    use jepsen_core::runtime::{
-        Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopNemesis,
-    };
+    use jepsen_core::runtime::{DeterministicRuntime, NoopClient, NoopNemesis};
     use rand::Rng;
     use std::cell::RefCell;
     use std::rc::Rc;
-
-    /// Completes every op at once.
-    struct NoopClient;
-
-    impl Client for NoopClient {
-        fn open(&self, _: &str) -> LocalBoxFuture<'static, Result<Box<dyn Client>, ClientError>> {
-            Box::pin(async { Ok(Box::new(NoopClient) as Box<dyn Client>) })
-        }
-        fn invoke(&mut self, op: Op) -> LocalBoxFuture<'_, Result<Op, ClientError>> {
-            Box::pin(async move { Ok(op.complete(OpType::Ok)) })
-        }
-    }
-
-    /// `n` writes on the lowest free client thread.
-    struct Writes(usize);
-
-    impl Generator for Writes {
-        fn op(&self, _: &TestInfo, ctx: &Context) -> GenOp {
-            if self.0 == 0 {
-                return GenOp::Exhausted;
-            }
-            match ctx.free_threads().find(|t| matches!(t, Thread::Client(_))) {
-                Some(t) => GenOp::Op(
-                    Op::new(OpType::Invoke, ctx.process_of(t), "write", Value::Nil)
-                        .with_time(ctx.time),
-                    Some(Rc::new(Writes(self.0 - 1))),
-                ),
-                None => GenOp::Pending,
-            }
-        }
-    }
 
     #[test]
     fn the_interpreter_runs_on_tokio() {
@@ -121,7 +88,7 @@ mod tests {
                 &InterpreterOptions::default(),
                 Box::new(NoopClient),
                 Box::new(NoopNemesis),
-                Rc::new(Writes(1_000)),
+                clients(limit(1_000, repeat(op("write")))),
                 &mut sink,
             )
             .await

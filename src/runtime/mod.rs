@@ -146,6 +146,19 @@ pub trait Nemesis {
     fn fs(&self) -> Vec<String>;
 }
 
+/// A client that completes every op `:ok` at once: for benchmarks and tests of the
+/// machinery around clients.
+pub struct NoopClient;
+
+impl Client for NoopClient {
+    fn open(&self, _node: &str) -> LocalBoxFuture<'static, Result<Box<dyn Client>, ClientError>> {
+        Box::pin(async { Ok(Box::new(NoopClient) as Box<dyn Client>) })
+    }
+    fn invoke(&mut self, op: Op) -> LocalBoxFuture<'_, Result<Op, ClientError>> {
+        Box::pin(async move { Ok(op.complete(crate::history::OpType::Ok)) })
+    }
+}
+
 /// A nemesis that does nothing, for tests without faults.
 pub struct NoopNemesis;
 

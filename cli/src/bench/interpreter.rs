@@ -1,48 +1,17 @@
 //! How fast the interpreter runs when the client costs nothing: a no-op client that
-//! completes every op at once, a trivial generator (n writes on the lowest free thread),
-//! a sink that only counts (and, last, a sink streaming to `history.jsonl`). Measured on the deterministic runtime (core) and on tokio
-//! (this crate), which is why this example lives here rather than in the core.
+//! completes every op at once, `clients(limit(n, repeat(write)))`, a sink that only counts (and,
+//! last, a sink streaming to `history.jsonl`). Measured on the deterministic runtime and
+//! on tokio.
 //!
 //! `restate-jepsen bench --only interpreter [--ops N]`
 
 use super::{best_of, Timing};
-use jepsen_core::generator::{Context, GenOp, Generator, TestInfo, Thread};
-use jepsen_core::history::{HistoryWriter, Op, OpType, Value};
+use jepsen_core::generator::{clients, limit, op, repeat, TestInfo};
+use jepsen_core::history::{HistoryWriter, Op};
 use jepsen_core::interpreter::{self, InterpreterOptions};
-use jepsen_core::runtime::{
-    Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopNemesis, Runtime,
-};
+use jepsen_core::runtime::{DeterministicRuntime, NoopClient, NoopNemesis, Runtime};
 use jepsen_real::tokio_runtime::TokioRuntime;
 use std::path::Path;
-use std::rc::Rc;
-
-struct NoopClient;
-
-impl Client for NoopClient {
-    fn open(&self, _: &str) -> LocalBoxFuture<'static, Result<Box<dyn Client>, ClientError>> {
-        Box::pin(async { Ok(Box::new(NoopClient) as Box<dyn Client>) })
-    }
-    fn invoke(&mut self, op: Op) -> LocalBoxFuture<'_, Result<Op, ClientError>> {
-        Box::pin(async move { Ok(op.complete(OpType::Ok)) })
-    }
-}
-
-struct Writes(usize);
-
-impl Generator for Writes {
-    fn op(&self, _: &TestInfo, ctx: &Context) -> GenOp {
-        if self.0 == 0 {
-            return GenOp::Exhausted;
-        }
-        match ctx.free_threads().find(|t| matches!(t, Thread::Client(_))) {
-            Some(t) => GenOp::Op(
-                Op::new(OpType::Invoke, ctx.process_of(t), "write", Value::Nil).with_time(ctx.time),
-                Some(Rc::new(Writes(self.0 - 1))),
-            ),
-            None => GenOp::Pending,
-        }
-    }
-}
 
 /// Runs `n` client ops with `concurrency` threads; returns the history's length. With
 /// `stream_to`, every op is also written to that file by the store's `HistoryWriter`.
@@ -70,7 +39,7 @@ async fn measure<R: Runtime>(
         &InterpreterOptions::default(),
         Box::new(NoopClient),
         Box::new(NoopNemesis),
-        Rc::new(Writes(n)),
+        clients(limit(n as u64, repeat(op("write")))),
         &mut sink,
     )
     .await

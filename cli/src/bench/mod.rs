@@ -3,6 +3,7 @@
 //! - `check`: parse + linearizability check of the reference etcd and porcupine-kv
 //!   histories (Porcupine's own test data), against a parse-only baseline of the same run;
 //! - `set-full`: a synthetic 1,000,000-op set history, parsed and set-full-checked;
+//! - `generator`: ops/s through Jepsen's generator simulator for common shapes;
 //! - `interpreter`: client ops/s through the interpreter with a no-op client, on the
 //!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`.
 //!
@@ -10,6 +11,7 @@
 //! beside it: on a shared machine the CPU time says what the wall clock would be alone.
 
 mod check_speed;
+mod generator;
 mod interpreter;
 mod set_full;
 
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 pub enum Suite {
     Check,
     SetFull,
+    Generator,
     Interpreter,
 }
 
@@ -57,6 +60,9 @@ pub fn run(args: BenchArgs) -> Result<i32, Failure> {
     }
     if all || args.only.contains(&Suite::SetFull) {
         set_full::run(args.ops, args.repeat)?;
+    }
+    if all || args.only.contains(&Suite::Generator) {
+        generator::run(args.ops, args.repeat);
     }
     if all || args.only.contains(&Suite::Interpreter) {
         interpreter::run(args.ops, args.repeat);
