@@ -8,4 +8,5 @@
 pub mod checker;
 pub mod generator;
 pub mod history;
+pub mod model;
 pub mod runtime;

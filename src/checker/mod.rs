@@ -2,6 +2,8 @@
 //! [`compose`] runs several and combines them as Jepsen does: false beats unknown beats
 //! true, and a checker that panics yields unknown rather than a crash.
 
+pub mod linearizable;
+
 use crate::history::{History, Value};
 use std::time::Duration;
 
