@@ -1,21 +1,39 @@
 //! `kv`: one key of Porcupine's key-value store (the checker splits the history per
 //! `:key`): `:get` returns the string, `:put` replaces it, `:append` concatenates; a key
-//! never written reads as "". Strings, including every concatenation the search builds,
-//! are interned, so a state is one integer.
+//! never written reads as "".
+//!
+//! A state is one integer: a node of a trie of the writes that built the string (a put
+//! starts at the root, each append adds a child), so an append costs one table lookup
+//! instead of building and hashing an ever longer string. A get compares its string with
+//! the node's fragments, after a length check. (The same text built by different writes
+//! is then two states: only the search's cache sees fewer hits.)
 
 use super::{unknown_f, Interner, Model, Outcome};
 use crate::history::Value;
 use hashbrown::HashMap;
 
 pub struct Kv {
+    /// Fragments written and strings read.
     strings: Interner<Box<str>>,
-    appended: HashMap<(u32, u32), u32>,
+    /// Trie nodes; node 0 is the empty string.
+    nodes: Vec<Node>,
+    children: HashMap<(u32, u32), u32>,
     initial: u32,
 }
 
+struct Node {
+    parent: u32,
+    fragment: u32,
+    len: usize,
+}
+
+const EMPTY: u32 = 0;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KvOp {
+    /// Reads the string with this id.
     Get(u32),
+    /// Writes / appends the fragment with this id.
     Put(u32),
     Append(u32),
 }
@@ -30,6 +48,54 @@ impl Kv {
         };
         Ok(self.strings.intern(text.into()))
     }
+
+    /// The node for `node`'s string followed by fragment `fragment`.
+    fn child(&mut self, node: u32, fragment: u32) -> u32 {
+        let len = self.strings.get(fragment).len();
+        if len == 0 {
+            return node;
+        }
+        if let Some(&child) = self.children.get(&(node, fragment)) {
+            return child;
+        }
+        let child = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            parent: node,
+            fragment,
+            len: self.nodes[node as usize].len + len,
+        });
+        self.children.insert((node, fragment), child);
+        child
+    }
+
+    /// Whether `node` spells `text`.
+    fn spells(&self, mut node: u32, text: &str) -> bool {
+        if self.nodes[node as usize].len != text.len() {
+            return false;
+        }
+        let mut end = text.len();
+        while node != EMPTY {
+            let n = &self.nodes[node as usize];
+            let fragment = self.strings.get(n.fragment);
+            if !text[..end].ends_with(&**fragment) {
+                return false;
+            }
+            end -= fragment.len();
+            node = n.parent;
+        }
+        end == 0
+    }
+
+    fn text(&self, mut node: u32) -> String {
+        let mut fragments = Vec::new();
+        while node != EMPTY {
+            let n = &self.nodes[node as usize];
+            fragments.push(&**self.strings.get(n.fragment));
+            node = n.parent;
+        }
+        fragments.reverse();
+        fragments.concat()
+    }
 }
 
 impl Model for Kv {
@@ -39,10 +105,16 @@ impl Model for Kv {
     fn new(initial: Option<&Value>) -> Result<Kv, String> {
         let mut kv = Kv {
             strings: Interner::new(),
-            appended: HashMap::new(),
-            initial: 0,
+            nodes: vec![Node {
+                parent: EMPTY,
+                fragment: 0,
+                len: 0,
+            }],
+            children: HashMap::new(),
+            initial: EMPTY,
         };
-        kv.initial = kv.string(initial.unwrap_or(&Value::Nil))?;
+        let initial = kv.string(initial.unwrap_or(&Value::Nil))?;
+        kv.initial = kv.child(EMPTY, initial);
         Ok(kv)
     }
 
@@ -62,22 +134,16 @@ impl Model for Kv {
 
     fn step(&mut self, state: &u32, op: &KvOp) -> Option<u32> {
         match *op {
-            KvOp::Get(v) => (v == *state).then_some(v),
-            KvOp::Put(v) => Some(v),
-            KvOp::Append(suffix) => {
-                if let Some(&id) = self.appended.get(&(*state, suffix)) {
-                    return Some(id);
-                }
-                let joined = format!("{}{}", self.strings.get(*state), self.strings.get(suffix));
-                let id = self.strings.intern(joined.into());
-                self.appended.insert((*state, suffix), id);
-                Some(id)
-            }
+            KvOp::Get(text) => self
+                .spells(*state, self.strings.get(text))
+                .then_some(*state),
+            KvOp::Put(fragment) => Some(self.child(EMPTY, fragment)),
+            KvOp::Append(fragment) => Some(self.child(*state, fragment)),
         }
     }
 
     fn render_state(&self, state: &u32) -> Value {
-        Value::Str(self.strings.get(*state).to_string())
+        Value::Str(self.text(*state))
     }
 }
 
@@ -104,10 +170,14 @@ mod tests {
         assert_eq!(m.step(&s2, &get_abc), Some(s2));
         assert_eq!(m.step(&s2, &get_ab), None);
         assert_eq!(m.render_state(&s2), Value::from("abc"));
-        // The same concatenation reached another way is the same state.
-        let s3 = m.step(&s0, &app).unwrap();
-        let put_ab = m.step(&s3, &put).unwrap();
-        assert_eq!(m.step(&put_ab, &app), Some(s2));
+        // The same text reached another way reads the same.
+        let put_a = op(&mut m, "put", "a");
+        let app_bc = op(&mut m, "append", "bc");
+        let s3 = m.step(&s0, &put_a).unwrap();
+        let s4 = m.step(&s3, &app_bc).unwrap();
+        assert_eq!(m.step(&s4, &get_abc), Some(s4));
+        assert_eq!(m.render_state(&s4), Value::from("abc"));
+        assert_eq!(m.step(&s3, &get_ab), None);
     }
 
     #[test]

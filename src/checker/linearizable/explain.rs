@@ -1,12 +1,16 @@
 //! Explaining a non-linearizable history in terms a Knossos user knows: the operation
 //! that could not be linearized (`op`, with its `invocation`), the last `:ok` operation
 //! before it (`previous-ok`), the longest prefix the search could linearize
-//! (`longest-prefix`, Knossos' `:final-paths` reduced to the deepest path) and the model
-//! state after that prefix (`model-state`).
+//! (`longest-prefix`, Knossos' `:final-paths` reduced to the deepest path; only its last
+//! [`PREFIX_SHOWN`] ops, `prefix-length` says how long it is) and the model state after
+//! that prefix (`model-state`).
 
 use super::partition::Partition;
 use super::search::Stuck;
 use crate::history::{History, Op, Value};
+
+/// At most this many ops (the last ones) of the longest prefix are reported.
+pub const PREFIX_SHOWN: usize = 64;
 
 /// An op as Jepsen's map: `{:index … :type … :process … :f … :value …}` plus extras.
 pub fn op_value(op: &Op) -> Value {
@@ -54,14 +58,18 @@ pub fn failure_details<S>(
         .max()
         .map(|c| op_value(&history.ops[c]))
         .unwrap_or(Value::Nil);
-    let prefix: Vec<Value> = stuck.prefix.iter().map(|&i| op_value(shown(i))).collect();
+    let skipped = stuck.prefix.len().saturating_sub(PREFIX_SHOWN);
+    let prefix: Vec<Value> = stuck.prefix[skipped..]
+        .iter()
+        .map(|&i| op_value(shown(i)))
+        .collect();
     let failing_op = &history.ops[failing_at];
     let message = format!(
-        "no linearization can include :{} {} (index {}): after the longest linearizable prefix ({} ops) the model is in state {}, where it cannot happen",
+        "no linearization includes :{} {} (index {}): the longest linearizable prefix found ({} ops, model state {}) cannot be extended by it",
         failing_op.f,
         failing_op.value,
         failing_op.index,
-        prefix.len(),
+        stuck.prefix.len(),
         model_state
     );
     let mut details = Vec::new();
@@ -76,6 +84,10 @@ pub fn failure_details<S>(
         ),
         ("previous-ok".to_string(), previous_ok),
         ("longest-prefix".to_string(), Value::Vec(prefix)),
+        (
+            "prefix-length".to_string(),
+            Value::Int(stuck.prefix.len() as i64),
+        ),
         ("model-state".to_string(), model_state),
         ("error".to_string(), Value::Str(message)),
     ]);
