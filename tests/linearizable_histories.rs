@@ -252,6 +252,23 @@ fn a_failure_is_explained_with_the_op_prefix_and_state() {
         .collect();
     assert_eq!(indices, vec![Value::from(1), Value::from(3)]);
     assert_eq!(r.get("prefix-length"), Some(&Value::from(2)));
+    // Knossos-style final path: each op with the model after it, ending inconsistent.
+    let Some(Value::Set(paths)) = r.get("final-paths") else {
+        panic!("final-paths: {}", r.to_value())
+    };
+    let path = paths[0].as_slice().unwrap();
+    let models: Vec<_> = path
+        .iter()
+        .map(|s| s.get("model").unwrap().clone())
+        .collect();
+    assert_eq!(
+        models,
+        vec![
+            Value::from(1),
+            Value::from(2),
+            Value::keyword("inconsistent")
+        ]
+    );
     assert_eq!(r.get("model-state"), Some(&Value::from(2)));
 }
 

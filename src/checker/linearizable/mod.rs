@@ -214,12 +214,9 @@ impl Linearizable {
         let mut stats = SearchStats::default();
         match search(&mut model, &ops, limits, &mut stats) {
             SearchOutcome::Linearizable => KeyVerdict::Valid,
-            SearchOutcome::NotLinearizable(stuck) => {
-                let state = model.render_state(&stuck.state);
-                KeyVerdict::Invalid(explain::failure_details(
-                    history, part, &kept, &stuck, state,
-                ))
-            }
+            SearchOutcome::NotLinearizable(stuck) => KeyVerdict::Invalid(explain::failure_details(
+                history, part, &kept, &ops, &mut model, &stuck,
+            )),
             SearchOutcome::GaveUp(reason) if reason == "cancelled" => KeyVerdict::Skipped,
             SearchOutcome::GaveUp(reason) => KeyVerdict::Unknown(reason),
         }
