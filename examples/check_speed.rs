@@ -1,7 +1,7 @@
 //! Times parsing and linearizability checking of reference histories (run in release):
 //! `cargo run --release --example check_speed -- MODEL FILE...`, or with no arguments the
 //! etcd corpus (cas-register) and the porcupine-kv histories (kv). `CHECK_TIME_LIMIT_MS`
-//! sets a time limit; `SHOW_RESULT=1` prints each result map.
+//! sets a time limit, `CHECK_THREADS` the threads per check (default: all cores); `SHOW_RESULT=1` prints each result map.
 
 use jepsen_core::checker::linearizable::Linearizable;
 use jepsen_core::checker::{CheckOptions, Checker};
@@ -12,7 +12,8 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 fn time_files(model: ModelKind, files: &[PathBuf]) {
-    let checker = Linearizable::new(model);
+    let threads = std::env::var("CHECK_THREADS").map_or(0, |t| t.parse().expect("a number"));
+    let checker = Linearizable::new(model).with_threads(threads);
     let (mut parse_total, mut check_total) = (Duration::ZERO, Duration::ZERO);
     for file in files {
         let t0 = Instant::now();

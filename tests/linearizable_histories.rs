@@ -401,10 +401,9 @@ fn an_unknown_operation_gives_unknown_with_the_reason() {
     assert!(error.contains(":cas"), "{error}");
 }
 
-#[test]
-fn the_time_limit_gives_unknown() {
-    // Many concurrent crashed writes and a read no order explains: the search must
-    // explore many subsets of crashed writes before giving up.
+/// Many concurrent crashed writes and a read that no order explains: the search must
+/// explore many subsets of the crashed writes before it could give a verdict.
+fn hard_history() -> History {
     let mut text = String::new();
     for p in 0..40 {
         text.push_str(&format!(
@@ -422,16 +421,30 @@ fn the_time_limit_gives_unknown() {
             "{{:process {p}, :type :invoke, :f :read, :value nil}}\n"
         ));
         text.push_str(&format!(
-            "{{:process {p}, :type :ok, :f :read, :value {}}}\n",
-            i % 40
+            "{{:process {p}, :type :ok, :f :read, :value {i}}}\n"
         ));
     }
-    text.push_str("{:process 999, :type :invoke, :f :read, :value nil}\n{:process 999, :type :ok, :f :read, :value 77}\n");
+    text.push_str("{:process 999, :type :invoke, :f :read, :value nil}\n");
+    text.push_str("{:process 999, :type :ok, :f :read, :value 77}\n");
+    history(&text)
+}
+
+#[test]
+fn the_time_limit_gives_unknown() {
     let opts = CheckOptions {
         time_limit: Some(Duration::from_millis(200)),
         ..CheckOptions::default()
     };
-    let r = Linearizable::new(ModelKind::Register).check(&history(&text), &opts);
+    let r = Linearizable::new(ModelKind::Register).check(&hard_history(), &opts);
     assert_eq!(r.valid, Validity::Unknown, "{}", r.to_value());
     assert!(r.get("error").unwrap().to_string().contains("time limit"));
+}
+
+#[test]
+fn the_memory_limit_gives_unknown() {
+    let r = Linearizable::new(ModelKind::Register)
+        .with_max_cache_bytes(4 << 20)
+        .check(&hard_history(), &CheckOptions::default());
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.to_value());
+    assert!(r.get("error").unwrap().to_string().contains("memory limit"));
 }
