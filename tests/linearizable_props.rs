@@ -206,3 +206,117 @@ proptest! {
         }
     }
 }
+
+/// A client op as the brute-force oracle sees it.
+struct OracleOp {
+    f: String,
+    value: Value,
+    call: usize,
+    /// `None` for `:info` / never completed.
+    ret: Option<usize>,
+}
+
+/// Decides linearizability of a cas-register history by trying every order (and every
+/// subset of the `:info` ops), straight from the definition.
+fn brute_force_linearizable(history: &History) -> bool {
+    let mut ops = Vec::new();
+    for (inv, comp) in history.client_pairs() {
+        let completion = comp.map(|c| &history.ops[c]);
+        match completion {
+            Some(c) if c.is_fail() => continue,
+            Some(c) if c.is_ok() => ops.push(OracleOp {
+                f: c.f.clone(),
+                value: c.value.clone(),
+                call: inv,
+                ret: comp,
+            }),
+            _ if history.ops[inv].f == "read" => continue,
+            _ => ops.push(OracleOp {
+                f: history.ops[inv].f.clone(),
+                value: history.ops[inv].value.clone(),
+                call: inv,
+                ret: None,
+            }),
+        }
+    }
+    fn apply(state: &Value, op: &OracleOp) -> Option<Value> {
+        match op.f.as_str() {
+            "read" => (op.value == *state).then(|| state.clone()),
+            "write" => Some(op.value.clone()),
+            _ => {
+                let pair = op.value.as_slice().unwrap();
+                (pair[0] == *state).then(|| pair[1].clone())
+            }
+        }
+    }
+    fn search(ops: &[OracleOp], placed: &mut Vec<bool>, state: &Value) -> bool {
+        if ops
+            .iter()
+            .zip(placed.iter())
+            .all(|(o, &p)| p || o.ret.is_none())
+        {
+            return true;
+        }
+        for x in 0..ops.len() {
+            if placed[x] {
+                continue;
+            }
+            // x may come next unless an unplaced :ok op returned before x was called.
+            let blocked = ops
+                .iter()
+                .enumerate()
+                .any(|(y, o)| y != x && !placed[y] && o.ret.is_some_and(|r| r < ops[x].call));
+            if blocked {
+                continue;
+            }
+            if let Some(next) = apply(state, &ops[x]) {
+                placed[x] = true;
+                let found = search(ops, placed, &next);
+                placed[x] = false;
+                if found {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut placed = vec![false; ops.len()];
+    search(&ops, &mut placed, &Value::Nil)
+}
+
+/// The history with some `:ok` reads seeing other values and some cas outcomes flipped,
+/// per `noise`: linearizable or not, the checker must agree with the brute force.
+fn scrambled(history: &History, noise: &[u8]) -> History {
+    let mut ops = history.ops.clone();
+    let mut k = 0;
+    for op in ops.iter_mut() {
+        let r = noise[k % noise.len()];
+        k += 1;
+        if op.is_ok() && op.f == "read" && r < 100 {
+            op.value = if r % 5 == 4 {
+                Value::Nil
+            } else {
+                Value::from((r % 5) as i64)
+            };
+        } else if op.f == "cas" && r < 60 && (op.is_ok() || op.is_fail()) {
+            op.kind = if op.is_ok() { OpType::Fail } else { OpType::Ok };
+        }
+    }
+    History::from_ops(ops).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn agrees_with_brute_force_on_small_histories(
+        (threads, plan) in (1..4usize).prop_flat_map(|threads| {
+            (Just(threads), proptest::collection::vec(planned(threads, true), 1..8))
+        }),
+        noise in proptest::collection::vec(any::<u8>(), 1..8),
+    ) {
+        let history = scrambled(&simulate(&plan, threads), &noise);
+        let expected = if brute_force_linearizable(&history) { Validity::Valid } else { Validity::Invalid };
+        prop_assert_eq!(check(ModelKind::CasRegister, &history), expected, "\n{}", edn(&history));
+    }
+}

@@ -42,8 +42,8 @@ pub enum Outcome {
 pub trait Model: Sized + Send {
     /// The state; small, cheap to clone, hash and compare (the search caches states).
     type State: Clone + Eq + Hash + Send;
-    /// An operation encoded for [`Model::step`].
-    type Op: Send;
+    /// An operation encoded for [`Model::step`]; equal ops act alike in every state.
+    type Op: Send + PartialEq;
 
     /// A fresh model; `initial` overrides the initial state (e.g. `0` for a register),
     /// `None` means the model's default.

@@ -10,6 +10,11 @@
 //! linearized anywhere after their call, and whatever is left of them when every `:ok`
 //! operation is linearized is simply left out, i.e. never happened.
 //!
+//! Equal `:info` operations are interchangeable (nothing bounds them but their calls),
+//! so an `:info` op is only tried once every equal `:info` op invoked before it is
+//! linearized: any linearization can be rearranged into one of that form, and the search
+//! is spared the permutations of, say, twenty crashed `write 3`s.
+//!
 //! The cache of visited (linearized set, state) pairs is a hash table keyed by an
 //! incrementally maintained Zobrist hash of the linearized set, with the bit sets stored
 //! back to back in one arena.
@@ -199,6 +204,16 @@ pub fn search<M: Model>(
         }
     }
 
+    // For each :info op, the equal :info op invoked just before it (u32::MAX: none).
+    let mut earlier_twin = vec![u32::MAX; n];
+    let mut info: Vec<usize> = (0..n).filter(|&i| ops[i].ret.is_none()).collect();
+    info.sort_by_key(|&i| ops[i].call);
+    for (k, &i) in info.iter().enumerate() {
+        if let Some(&j) = info[..k].iter().rev().find(|&&j| ops[j].op == ops[i].op) {
+            earlier_twin[i] = j as u32;
+        }
+    }
+
     let words = n.div_ceil(64);
     let mut linearized = vec![0u64; words];
     let mut set_hash = 0u64;
@@ -238,8 +253,13 @@ pub fn search<M: Model>(
         debug_assert!(node != tail, "reached the end with :ok operations left");
         let op = list.op[node as usize];
         if node != tail && !list.is_return[node as usize] {
-            stats.steps += 1;
             let i = op as usize;
+            let twin = earlier_twin[i] as usize;
+            if twin != u32::MAX as usize && linearized[twin / 64] & (1 << (twin % 64)) == 0 {
+                node = list.next[node as usize];
+                continue;
+            }
+            stats.steps += 1;
             if let Some(next_state) = model.step(&state, &ops[i].op) {
                 linearized[i / 64] |= 1 << (i % 64);
                 set_hash ^= keys[i];
