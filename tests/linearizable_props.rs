@@ -288,10 +288,8 @@ fn brute_force_linearizable(history: &History) -> bool {
 /// per `noise`: linearizable or not, the checker must agree with the brute force.
 fn scrambled(history: &History, noise: &[u8]) -> History {
     let mut ops = history.ops.clone();
-    let mut k = 0;
-    for op in ops.iter_mut() {
+    for (k, op) in ops.iter_mut().enumerate() {
         let r = noise[k % noise.len()];
-        k += 1;
         if op.is_ok() && op.f == "read" && r < 100 {
             op.value = if r % 5 == 4 {
                 Value::Nil
