@@ -26,6 +26,27 @@ pub enum KeySplit {
     IndependentTuple,
 }
 
+impl KeySplit {
+    pub const NAMES: [&'static str; 4] = ["auto", "none", "key", "independent"];
+}
+
+/// Parses `auto`, `none`, `key` (the `:key` field) or `independent` (`[key value]`).
+impl std::str::FromStr for KeySplit {
+    type Err = String;
+    fn from_str(name: &str) -> Result<KeySplit, String> {
+        match name {
+            "auto" => Ok(KeySplit::Auto),
+            "none" => Ok(KeySplit::None),
+            "key" => Ok(KeySplit::ExtraKey),
+            "independent" => Ok(KeySplit::IndependentTuple),
+            _ => Err(format!(
+                "unknown key split {name:?}; valid: {}",
+                KeySplit::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 /// One client operation as the checker sees it.
 #[derive(Clone, Debug)]
 pub struct PartOp<'h> {
@@ -156,6 +177,24 @@ mod tests {
                 ("write", Outcome::Info, Value::from(3)),
             ]
         );
+    }
+
+    #[test]
+    fn key_split_names_parse() {
+        let parsed: Vec<KeySplit> = KeySplit::NAMES.iter().map(|n| n.parse().unwrap()).collect();
+        assert_eq!(
+            parsed,
+            vec![
+                KeySplit::Auto,
+                KeySplit::None,
+                KeySplit::ExtraKey,
+                KeySplit::IndependentTuple
+            ]
+        );
+        assert!("tuple"
+            .parse::<KeySplit>()
+            .unwrap_err()
+            .contains("independent"));
     }
 
     #[test]
