@@ -18,14 +18,13 @@ mod search;
 
 pub use explain::op_value;
 pub use partition::{partition, KeySplit, PartOp, Partition};
-pub use search::SearchStats;
 
 use crate::checker::{CheckOptions, CheckResult, Checker, Validity};
 use crate::history::{History, Value};
 use crate::model::{
     CasRegister, Kv, Model, ModelKind, MultiRegister, Mutex, Outcome, Register, SetModel,
 };
-use search::{search, Limits, SearchOp, SearchOutcome};
+use search::{search, Limits, SearchOp, SearchOutcome, SearchStats};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
