@@ -10,5 +10,6 @@ pub mod fault;
 pub mod generator;
 pub mod history;
 pub mod interpreter;
+pub mod model;
 pub mod runtime;
 pub mod store;

@@ -4,6 +4,7 @@
 
 pub mod counter;
 pub mod heal;
+pub mod linearizable;
 pub mod registry;
 pub mod report;
 pub mod set;

@@ -1,0 +1,238 @@
+//! The `linearizable` checker: is there a total order of the history's operations,
+//! consistent with real time, that a sequential model accepts? Jepsen semantics: `:ok`
+//! ops took effect between invocation and completion; `:fail` ops never happened; `:info`
+//! (or never-completed) ops may take effect at any time after their invocation, or never.
+//!
+//! The history is split per key ([`KeySplit`]) and the keys are checked in parallel,
+//! each with the WGL search ([`search`]) over compactly encoded operations of a model
+//! chosen by name ([`ModelKind`]). The verdict is false if any key is not linearizable,
+//! unknown if a key hit the time or memory limit, true otherwise. As in Porcupine, the
+//! first key found not linearizable stops the others; the report ([`explain`]) is about
+//! the first (in key order) of the keys found not linearizable by then, and `failures`
+//! lists them. With several bad keys and several threads, which of them are found first
+//! depends on timing; the verdict does not.
+
+mod explain;
+mod partition;
+mod search;
+
+pub use explain::op_value;
+pub use partition::{partition, KeySplit, PartOp, Partition};
+
+use crate::checker::{CheckOptions, CheckResult, Checker, Validity};
+use crate::history::{History, Value};
+use crate::model::{
+    CasRegister, Kv, Model, ModelKind, MultiRegister, Mutex, Outcome, Register, SetModel,
+};
+use search::{search, Limits, SearchOp, SearchOutcome, SearchStats};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// The linearizability checker. Build with [`Linearizable::new`] and the `with_` methods.
+#[derive(Clone, Debug)]
+pub struct Linearizable {
+    pub model: ModelKind,
+    /// The model's initial state (e.g. `0` for a register, `{:x 0 :y 0}` for a
+    /// multi-register); `None` = the model's default (nil, empty, free).
+    pub initial: Option<Value>,
+    pub key_split: KeySplit,
+    /// Per key: give up (unknown) when the search's cache exceeds this many bytes.
+    pub max_cache_bytes: usize,
+    /// Keys checked at once; 0 = the machine's parallelism.
+    pub threads: usize,
+}
+
+/// The verdict on one key.
+enum KeyVerdict {
+    Valid,
+    Invalid(Vec<(String, Value)>),
+    Unknown(String),
+    /// Not checked: an earlier key was already found invalid.
+    Skipped,
+}
+
+impl Linearizable {
+    pub fn new(model: ModelKind) -> Linearizable {
+        Linearizable {
+            model,
+            initial: None,
+            key_split: KeySplit::Auto,
+            max_cache_bytes: 2 << 30,
+            threads: 0,
+        }
+    }
+
+    pub fn with_initial(mut self, initial: Value) -> Linearizable {
+        self.initial = Some(initial);
+        self
+    }
+
+    pub fn with_key_split(mut self, key_split: KeySplit) -> Linearizable {
+        self.key_split = key_split;
+        self
+    }
+
+    pub fn with_max_cache_bytes(mut self, bytes: usize) -> Linearizable {
+        self.max_cache_bytes = bytes;
+        self
+    }
+
+    pub fn with_threads(mut self, threads: usize) -> Linearizable {
+        self.threads = threads;
+        self
+    }
+
+    fn check_with<M: Model>(&self, history: &History, opts: &CheckOptions) -> CheckResult {
+        let deadline = opts.time_limit.map(|limit| Instant::now() + limit);
+        let base = |valid| {
+            CheckResult::new(valid)
+                .with("analyzer", Value::keyword("wgl"))
+                .with("model", Value::keyword(self.model.name()))
+        };
+        if let Err(e) = M::new(self.initial.as_ref()) {
+            return base(Validity::Unknown).with("error", Value::Str(e));
+        }
+        let parts = match partition(history, self.key_split) {
+            Ok(parts) => parts,
+            Err(e) => return base(Validity::Unknown).with("error", Value::Str(e)),
+        };
+
+        // Smaller keys first: they are quicker, and one bad key ends the check.
+        let mut queue: Vec<usize> = (0..parts.len()).collect();
+        queue.sort_by_key(|&i| parts[i].ops.len());
+        let first_invalid = AtomicUsize::new(usize::MAX);
+        let next_key = AtomicUsize::new(0);
+        let check_keys = || {
+            let mut verdicts = Vec::new();
+            loop {
+                let Some(&i) = queue.get(next_key.fetch_add(1, Ordering::Relaxed)) else {
+                    return verdicts;
+                };
+                let cancelled = || first_invalid.load(Ordering::Relaxed) != usize::MAX;
+                let verdict = if cancelled() {
+                    KeyVerdict::Skipped
+                } else {
+                    let limits = Limits {
+                        deadline,
+                        max_cache_bytes: self.max_cache_bytes,
+                        cancelled: &cancelled,
+                    };
+                    self.check_key::<M>(history, &parts[i], &limits)
+                };
+                if matches!(verdict, KeyVerdict::Invalid(_)) {
+                    first_invalid.fetch_min(i, Ordering::Relaxed);
+                }
+                verdicts.push((i, verdict));
+            }
+        };
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(parts.len())
+        .max(1);
+        let mut verdicts: Vec<(usize, KeyVerdict)> = if threads == 1 {
+            check_keys()
+        } else {
+            std::thread::scope(|s| {
+                let workers: Vec<_> = (0..threads).map(|_| s.spawn(check_keys)).collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().expect("a linearizability worker panicked"))
+                    .collect()
+            })
+        };
+        verdicts.sort_by_key(|(i, _)| *i);
+
+        let split = parts.len() > 1 || parts.iter().any(|p| p.key.is_some());
+        let key_of = |i: usize| parts[i].key.clone().unwrap_or(Value::Nil);
+        let invalid_keys: Vec<Value> = verdicts
+            .iter()
+            .filter(|(_, v)| matches!(v, KeyVerdict::Invalid(_)))
+            .map(|(i, _)| key_of(*i))
+            .collect();
+        let mut result = if let Some((_, KeyVerdict::Invalid(details))) = verdicts
+            .iter_mut()
+            .find(|(_, v)| matches!(v, KeyVerdict::Invalid(_)))
+        {
+            let mut r = base(Validity::Invalid);
+            r.details.append(details);
+            if split {
+                r = r.with("failures", Value::Vec(invalid_keys));
+            }
+            r
+        } else if let Some((i, KeyVerdict::Unknown(reason))) = verdicts
+            .iter()
+            .find(|(_, v)| matches!(v, KeyVerdict::Unknown(_)))
+        {
+            let mut r = base(Validity::Unknown);
+            if split {
+                r = r.with("key", key_of(*i));
+            }
+            r.with("error", Value::Str(reason.clone()))
+        } else {
+            base(Validity::Valid)
+        };
+        if split {
+            result = result.with("keys", Value::Int(parts.len() as i64));
+        }
+        result
+    }
+
+    fn check_key<M: Model>(
+        &self,
+        history: &History,
+        part: &Partition<'_>,
+        limits: &Limits<'_>,
+    ) -> KeyVerdict {
+        let mut model = match M::new(self.initial.as_ref()) {
+            Ok(m) => m,
+            Err(e) => return KeyVerdict::Unknown(e),
+        };
+        let mut ops = Vec::with_capacity(part.ops.len());
+        let mut kept = Vec::with_capacity(part.ops.len());
+        for (j, op) in part.ops.iter().enumerate() {
+            match model.encode(op.f, op.value, op.outcome) {
+                Ok(Some(encoded)) => {
+                    ops.push(SearchOp {
+                        op: encoded,
+                        call: op.invoke,
+                        ret: if op.outcome == Outcome::Ok {
+                            op.complete
+                        } else {
+                            None
+                        },
+                    });
+                    kept.push(j);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let at = op.complete.unwrap_or(op.invoke);
+                    return KeyVerdict::Unknown(format!("op {}: {e}", history.ops[at].index));
+                }
+            }
+        }
+        let mut stats = SearchStats::default();
+        match search(&mut model, &ops, limits, &mut stats) {
+            SearchOutcome::Linearizable => KeyVerdict::Valid,
+            SearchOutcome::NotLinearizable(stuck) => KeyVerdict::Invalid(explain::failure_details(
+                history, part, &kept, &ops, &mut model, &stuck,
+            )),
+            SearchOutcome::GaveUp(reason) if reason == "cancelled" => KeyVerdict::Skipped,
+            SearchOutcome::GaveUp(reason) => KeyVerdict::Unknown(reason),
+        }
+    }
+}
+
+impl Checker for Linearizable {
+    fn check(&self, history: &History, opts: &CheckOptions) -> CheckResult {
+        match self.model {
+            ModelKind::Register => self.check_with::<Register>(history, opts),
+            ModelKind::CasRegister => self.check_with::<CasRegister>(history, opts),
+            ModelKind::Kv => self.check_with::<Kv>(history, opts),
+            ModelKind::Set => self.check_with::<SetModel>(history, opts),
+            ModelKind::Mutex => self.check_with::<Mutex>(history, opts),
+            ModelKind::MultiRegister => self.check_with::<MultiRegister>(history, opts),
+        }
+    }
+}
