@@ -9,7 +9,9 @@ use jepsen_core::checker::{CheckOptions, CheckResult, Validity};
 use jepsen_core::generator::*;
 use jepsen_core::history::{Op, OpType, Value};
 use jepsen_core::interpreter::{run, InterpreterOptions};
-use jepsen_core::runtime::{Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopNemesis, Runtime};
+use jepsen_core::runtime::{
+    Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopNemesis, Runtime,
+};
 use jepsen_core::store::Store;
 use rand::Rng;
 use std::cell::RefCell;
@@ -41,6 +43,8 @@ struct MemClient {
     rt: DeterministicRuntime,
     state: Rc<RefCell<State>>,
     bugs: Bugs,
+    /// Whether `read` reads the set (else the register).
+    set: bool,
 }
 
 impl Client for MemClient {
@@ -54,7 +58,12 @@ impl Client for MemClient {
             let rng = self.rt.rng("client");
             let (before, after, lose, stale) = {
                 let mut r = rng.borrow_mut();
-                (r.gen_range(0..5_000_000u64), r.gen_range(0..5_000_000u64), r.gen_bool(self.bugs.lose_adds), r.gen_bool(self.bugs.stale_reads))
+                (
+                    r.gen_range(0..5_000_000u64),
+                    r.gen_range(0..5_000_000u64),
+                    r.gen_bool(self.bugs.lose_adds),
+                    r.gen_bool(self.bugs.stale_reads),
+                )
             };
             self.rt.sleep(Duration::from_nanos(before)).await;
             let mut done = op.complete(OpType::Ok);
@@ -66,14 +75,14 @@ impl Client for MemClient {
                             s.set.push(op.value.as_int().unwrap());
                         }
                     }
-                    "read" if op.value.is_nil() => {
+                    "read" if self.set => {
                         done.value = Value::Vec(s.set.iter().map(|&e| Value::Int(e)).collect());
                     }
-                    "r" => {
+                    "read" => {
                         let v = if stale { s.previous } else { s.register };
                         done.value = v.map(Value::Int).unwrap_or(Value::Nil);
                     }
-                    "w" => {
+                    "write" => {
                         s.previous = s.register;
                         s.register = op.value.as_int();
                     }
@@ -81,12 +90,6 @@ impl Client for MemClient {
                 }
             }
             self.rt.sleep(Duration::from_nanos(after)).await;
-            // The register ops are recorded as Jepsen's register workload names them.
-            done.f = match done.f.as_str() {
-                "r" => "read".into(),
-                "w" => "write".into(),
-                f => f.into(),
-            };
             Ok(done)
         })
     }
@@ -95,7 +98,13 @@ impl Client for MemClient {
 fn set_workload() -> Gen {
     let adds = lazy_seq(|i| Some(op_value("add", i as i64)));
     phases(vec![
-        time_limit(Duration::from_secs(5), clients(stagger(Duration::from_millis(2), reserve(vec![(1, repeat(op("read")))], adds)))),
+        time_limit(
+            Duration::from_secs(5),
+            clients(stagger(
+                Duration::from_millis(2),
+                reserve(vec![(1, repeat(op("read")))], adds),
+            )),
+        ),
         clients(each_thread(once(op("read")))),
     ])
 }
@@ -105,7 +114,10 @@ fn register_workload() -> Gen {
         Duration::from_secs(5),
         clients(stagger(
             Duration::from_millis(2),
-            mix(vec![repeat(op("r")), fn_op(|_, ctx| Some(template("w").value(ctx.rand_int(5) as i64)))]),
+            mix(vec![
+                repeat(op("read")),
+                fn_op(|_, ctx| Some(template("write").value(ctx.rand_int(5) as i64))),
+            ]),
         )),
     )
 }
@@ -114,16 +126,35 @@ fn register_workload() -> Gen {
 /// (re-read from disk) and its history.
 fn run_stored(seed: u64, gen: Gen, bugs: Bugs, choice: CheckerChoice) -> (CheckResult, Vec<Op>) {
     let rt = DeterministicRuntime::new(seed);
-    let client = MemClient { rt: rt.clone(), state: Rc::default(), bugs };
+    let set = choice.model.is_none();
+    let client = MemClient {
+        rt: rt.clone(),
+        state: Rc::default(),
+        bugs,
+        set,
+    };
     let root = tempfile::tempdir().unwrap();
-    let run_dir = Store::create(root.path(), "mem", UNIX_EPOCH + Duration::from_secs(seed)).unwrap();
+    let run_dir =
+        Store::create(root.path(), "mem", UNIX_EPOCH + Duration::from_secs(seed)).unwrap();
     let mut writer = run_dir.history_writer().unwrap();
-    let test = TestInfo { nodes: vec!["n1".into(), "n2".into(), "n3".into()], concurrency: 5 };
+    let test = TestInfo {
+        nodes: vec!["n1".into(), "n2".into(), "n3".into()],
+        concurrency: 5,
+    };
     let history = {
         let rt2 = rt.clone();
         rt.run(async move {
             let mut sink = |op: &Op| writer.record(op).unwrap();
-            run(rt2, &test, &InterpreterOptions::default(), Box::new(client), Box::new(NoopNemesis), gen, &mut sink).await
+            run(
+                rt2,
+                &test,
+                &InterpreterOptions::default(),
+                Box::new(client),
+                Box::new(NoopNemesis),
+                gen,
+                &mut sink,
+            )
+            .await
         })
         .unwrap()
     };
@@ -132,19 +163,32 @@ fn run_stored(seed: u64, gen: Gen, bugs: Bugs, choice: CheckerChoice) -> (CheckR
     run_dir.write_test(&Value::Map(fields)).unwrap();
     // Judge what is on disk (the streamed JSON lines), as `analyze` would.
     let stored = Store::load_history(run_dir.path()).unwrap();
-    assert_eq!(stored.ops, history.ops, "the streamed history is the history");
-    let stored_choice = CheckerChoice::from_test(&Store::load_test(run_dir.path()).unwrap()).unwrap();
-    let result = registry::build(&stored_choice).unwrap().check(&stored, &CheckOptions::default());
+    assert_eq!(
+        stored.ops, history.ops,
+        "the streamed history is the history"
+    );
+    let stored_choice =
+        CheckerChoice::from_test(&Store::load_test(run_dir.path()).unwrap()).unwrap();
+    let result = registry::build(&stored_choice)
+        .unwrap()
+        .check(&stored, &CheckOptions::default());
     run_dir.write_results(&result).unwrap();
     (result, history.ops)
 }
 
 fn set_full() -> CheckerChoice {
-    CheckerChoice { checkers: vec!["set-full".into(), "stats".into()], model: None, linearizable_reads: true }
+    CheckerChoice {
+        checkers: vec!["set-full".into(), "stats".into()],
+        linearizable_reads: true,
+        ..Default::default()
+    }
 }
 
 fn register() -> CheckerChoice {
-    CheckerChoice { checkers: vec![], model: Some("register".into()), linearizable_reads: false }
+    CheckerChoice {
+        model: Some("register".into()),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -156,9 +200,23 @@ fn a_correct_set_passes_set_full() {
 
 #[test]
 fn a_set_that_loses_acknowledged_adds_is_caught() {
-    let (result, _) = run_stored(2, set_workload(), Bugs { lose_adds: 0.02, ..Bugs::default() }, set_full());
+    let (result, _) = run_stored(
+        2,
+        set_workload(),
+        Bugs {
+            lose_adds: 0.02,
+            ..Bugs::default()
+        },
+        set_full(),
+    );
     assert_eq!(result.valid, Validity::Invalid, "{}", result.to_value());
-    let lost = result.get("set-full").unwrap().get("lost-count").unwrap().as_int().unwrap();
+    let lost = result
+        .get("set-full")
+        .unwrap()
+        .get("lost-count")
+        .unwrap()
+        .as_int()
+        .unwrap();
     assert!(lost > 0);
 }
 
@@ -170,7 +228,15 @@ fn a_correct_register_is_linearizable() {
 
 #[test]
 fn a_register_with_stale_reads_is_not_linearizable() {
-    let (result, _) = run_stored(4, register_workload(), Bugs { stale_reads: 0.05, ..Bugs::default() }, register());
+    let (result, _) = run_stored(
+        4,
+        register_workload(),
+        Bugs {
+            stale_reads: 0.05,
+            ..Bugs::default()
+        },
+        register(),
+    );
     assert_eq!(result.valid, Validity::Invalid, "{}", result.to_value());
 }
 

@@ -8,7 +8,7 @@ use crate::exit::{self, Failure};
 use clap::Args;
 use jepsen_core::checker::registry::{self, CheckerChoice};
 use jepsen_core::checker::{CheckOptions, CheckResult, Checker, Validity};
-use jepsen_core::history::{read_history_file, ReadError};
+use jepsen_core::history::{parse_edn_values, read_history_file, ReadError};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -21,8 +21,15 @@ pub struct CheckArgs {
     /// A checker to run; repeat it (or separate with commas) to compose several.
     #[arg(long = "checker", value_name = "C", value_delimiter = ',')]
     pub checkers: Vec<String>,
+    /// The model's initial state, as EDN (default nil), e.g. '{:x 0 :y 0}' for multi-register.
+    #[arg(long, value_name = "EDN")]
+    pub initial: Option<String>,
+    /// How linearizable splits a history into independent keys: auto (on :key when every
+    /// op has one), none, key, or independent (Jepsen's [k v] tuples).
+    #[arg(long, value_name = "HOW")]
+    pub key_split: Option<String>,
     /// Give up on a file after this many seconds; its verdict is then unknown.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub time_limit: Option<f64>,
     /// set-full: treat a stale read as invalid (Jepsen's `:linearizable? true`).
     #[arg(long)]
@@ -44,9 +51,22 @@ enum Outcome {
 }
 
 pub fn run(args: CheckArgs) -> Result<i32, Failure> {
+    let initial = match &args.initial {
+        None => None,
+        Some(text) => match parse_edn_values(text).as_deref() {
+            Ok([(value, _)]) => Some(value.clone()),
+            _ => {
+                return Err(Failure::bad_input(format!(
+                    "--initial {text}: give one EDN value, e.g. 0 or '{{:x 0 :y 0}}'"
+                )))
+            }
+        },
+    };
     let choice = CheckerChoice {
         checkers: args.checkers.clone(),
         model: args.model.clone(),
+        initial,
+        key_split: args.key_split.clone(),
         linearizable_reads: args.linearizable_reads,
     };
     let checker = registry::build(&choice).map_err(Failure::bad_input)?;

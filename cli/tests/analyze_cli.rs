@@ -35,8 +35,8 @@ fn analyze_rechecks_with_the_stored_checkers() {
     .unwrap();
     let choice = CheckerChoice {
         checkers: vec!["set-full".into(), "stats".into()],
-        model: None,
         linearizable_reads: true,
+        ..Default::default()
     };
     let mut fields = vec![(Value::keyword("name"), Value::from("set-demo"))];
     fields.extend(choice.to_fields());

@@ -161,3 +161,41 @@ fn an_unknown_checker_and_a_bad_flag_exit_254() {
     );
     assert_one_line_error(&run(&["check", f.to_str().unwrap()]), &["--model"]);
 }
+
+#[test]
+fn initial_state_and_key_split_flags_reach_the_checker() {
+    let f = shared().join("knossos/multi-register/good/multi-register.edn");
+    let f = f.to_str().unwrap();
+    let with = run(&[
+        "check",
+        "--model",
+        "multi-register",
+        "--initial",
+        "{:x 0 :y 0}",
+        f,
+    ]);
+    assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
+    let without = run(&["check", "--model", "multi-register", f]);
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "nil registers cannot explain the reads of 0"
+    );
+    assert_one_line_error(
+        &run(&["check", "--model", "register", "--initial", "{:x", f]),
+        &["--initial"],
+    );
+    assert_one_line_error(
+        &run(&["check", "--model", "kv", "--key-split", "sideways", f]),
+        &["--key-split", "sideways"],
+    );
+}
+
+#[test]
+fn porcupine_kv_histories_get_their_verdicts_through_the_cli() {
+    let dir = shared().join("porcupine-kv");
+    for (file, code) in [("c10-ok.edn", 0), ("c10-bad.edn", 1)] {
+        let o = run(&["check", "--model", "kv", dir.join(file).to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(code), "{file}: {}", stderr(&o));
+    }
+}

@@ -4,8 +4,10 @@
 //! the same choice in its `test.json`, so `analyze` re-checks it with exactly the checkers
 //! it ran with.
 
+use super::linearizable::{KeySplit, Linearizable};
 use super::{compose, Checker};
 use crate::history::Value;
+use crate::model::{model_names, ModelKind};
 
 /// Every checker name the registry knows.
 pub const CHECKER_NAMES: &[&str] = &[
@@ -19,14 +21,18 @@ pub const CHECKER_NAMES: &[&str] = &[
 ];
 
 /// Which checkers to run, as given on the command line or stored with a test.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckerChoice {
     /// Checker names; empty with a model means `linearizable`.
     pub checkers: Vec<String>,
     /// The model for `linearizable`.
     pub model: Option<String>,
+    /// The model's initial state (nil when absent), e.g. `{:x 0 :y 0}` for multi-register.
+    pub initial: Option<Value>,
+    /// How `linearizable` splits the history into independent keys: `auto`, `none`,
+    /// `key` (the op's `:key`) or `independent` (Jepsen's `[k v]` tuples).
+    pub key_split: Option<String>,
     /// set-full's `linearizable?` option: stale reads are invalid.
-    #[serde(default)]
     pub linearizable_reads: bool,
 }
 
@@ -53,6 +59,7 @@ pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
 fn build_one(name: &str, choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
     use super::{counter, heal, set, set_full, stats, unhandled_exceptions};
     Ok(match name {
+        "linearizable" => Box::new(linearizable(choice)?),
         "set-full" => Box::new(set_full::set_full(choice.linearizable_reads)),
         "set" => Box::new(set::set()),
         "counter" => Box::new(counter::counter()),
@@ -68,9 +75,31 @@ fn build_one(name: &str, choice: &CheckerChoice) -> Result<Box<dyn Checker>, Str
     })
 }
 
+fn linearizable(choice: &CheckerChoice) -> Result<Linearizable, String> {
+    let Some(model) = &choice.model else {
+        return Err(format!(
+            "the linearizable checker needs a model: pass --model M, with M one of {}",
+            model_names().join(", ")
+        ));
+    };
+    let model: ModelKind = model.parse().map_err(|e: String| format!("--model: {e}"))?;
+    let mut checker = Linearizable::new(model);
+    if let Some(initial) = &choice.initial {
+        checker = checker.with_initial(initial.clone());
+    }
+    if let Some(split) = &choice.key_split {
+        let split: KeySplit = split
+            .parse()
+            .map_err(|e: String| format!("--key-split: {e}"))?;
+        checker = checker.with_key_split(split);
+    }
+    Ok(checker)
+}
+
 impl CheckerChoice {
     /// The fields a stored test map (`test.json`) records for this choice.
     pub fn to_fields(&self) -> Vec<(Value, Value)> {
+        let name = |s: &Option<String>| s.clone().map(Value::Str).unwrap_or(Value::Nil);
         vec![
             (
                 Value::keyword("checkers"),
@@ -81,10 +110,12 @@ impl CheckerChoice {
                         .collect(),
                 ),
             ),
+            (Value::keyword("model"), name(&self.model)),
             (
-                Value::keyword("model"),
-                self.model.clone().map(Value::Str).unwrap_or(Value::Nil),
+                Value::keyword("initial"),
+                self.initial.clone().unwrap_or(Value::Nil),
             ),
+            (Value::keyword("key-split"), name(&self.key_split)),
             (
                 Value::keyword("linearizable-reads"),
                 Value::Bool(self.linearizable_reads),
@@ -107,15 +138,13 @@ impl CheckerChoice {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
-        let model = test
-            .get("model")
-            .and_then(|m| m.as_name())
-            .map(str::to_string);
-        let linearizable_reads = matches!(test.get("linearizable-reads"), Some(Value::Bool(true)));
+        let name = |k: &str| test.get(k).and_then(|m| m.as_name()).map(str::to_string);
         Ok(CheckerChoice {
             checkers,
-            model,
-            linearizable_reads,
+            model: name("model"),
+            initial: test.get("initial").filter(|v| !v.is_nil()).cloned(),
+            key_split: name("key-split"),
+            linearizable_reads: matches!(test.get("linearizable-reads"), Some(Value::Bool(true))),
         })
     }
 }

@@ -54,9 +54,8 @@ fn one(
     repeat: usize,
 ) -> Result<(), Failure> {
     let choice = CheckerChoice {
-        checkers: vec![],
         model: Some(model.into()),
-        linearizable_reads: false,
+        ..Default::default()
     };
     let checker = registry::build(&choice).map_err(Failure::bad_input)?;
     let read_all = || -> Result<Vec<_>, Failure> {
