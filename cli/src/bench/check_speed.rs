@@ -1,6 +1,6 @@
 //! How fast `check` judges Porcupine's own test histories, parse included: the 51 etcd
-//! histories (cas-register) and porcupine-kv/c50-ok (kv), each file in turn on one thread
-//! as Porcupine's tests do. The parse-only time of the same files is the baseline.
+//! histories (cas-register) and porcupine-kv/c50-ok (kv), each file in turn as Porcupine's tests
+//! do (a file's keys are checked in parallel). The parse-only time of the same files is the baseline.
 
 use super::{best_of, ms, Timing};
 use crate::exit::Failure;
@@ -28,7 +28,7 @@ pub fn run(histories: &Path, repeat: usize) -> Result<(), Failure> {
     etcd.sort();
     let kv = vec![histories.join("porcupine-kv/c50-ok.edn")];
 
-    println!("check: parse + linearizable, one thread, best of {repeat}");
+    println!("check: parse + linearizable, each file in turn (a file's keys in parallel), best of {repeat}");
     one(
         "etcd (51 files, cas-register)",
         &etcd,
