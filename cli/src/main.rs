@@ -9,6 +9,10 @@ mod exit;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;
+use std::sync::Mutex;
+
+/// The message of the last panic, for the one-line report of a crash.
+static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +73,9 @@ fn main() {
             std::process::exit(exit::BAD_ARGUMENTS);
         }
     };
-    // A panic is a crash of the tool (exit 255), reported on one line.
+    // A panic that reaches here is a crash of the tool (exit 255), reported on one line.
+    // Panics caught on the way (a checker's, which `compose` turns into unknown) print
+    // nothing: the hook only remembers the last message.
     std::panic::set_hook(Box::new(|info| {
         let message = info
             .payload()
@@ -81,7 +87,7 @@ fn main() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("internal error: {message}{at}");
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = format!("{message}{at}");
     }));
     let code = match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(code)) => code,
@@ -89,7 +95,11 @@ fn main() {
             eprintln!("error: {}", failure.message);
             failure.code
         }
-        Err(_) => exit::CRASH,
+        Err(_) => {
+            let message = LAST_PANIC.lock().map(|m| m.clone()).unwrap_or_default();
+            eprintln!("internal error: {message}");
+            exit::CRASH
+        }
     };
     std::process::exit(code);
 }
