@@ -271,6 +271,9 @@ fn files_check_as_jepsens_algorithm_does() {
     let mut verdicts = BTreeMap::new();
     for seed in 0..150 {
         let ops = simulate(seed);
+        if ops.is_empty() {
+            continue; // an empty file is no history (`read_history_file` refuses it)
+        }
         let jsonl = dir.join(format!("{seed}.jsonl"));
         let mut w = HistoryWriter::create(&jsonl).unwrap();
         for op in &ops {

@@ -199,3 +199,45 @@ fn porcupine_kv_histories_get_their_verdicts_through_the_cli() {
         assert_eq!(o.status.code(), Some(code), "{file}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn hostile_and_odd_files_get_one_line_and_254() {
+    let deep = format!(
+        "{{:type :invoke, :f :read, :process 0, :value {}{}}}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let cases = [
+        ("deep.edn", deep.as_str(), "nested"),
+        ("big.edn", "{:type :invoke, :f :write, :process 0, :value 99999999999999999999999}\n", "64 signed bits"),
+        ("empty.edn", "; only a comment\n", "no operations"),
+        ("array.json", "[{\"type\":\"invoke\",\"f\":\"read\",\"process\":0}]\n", "JSON lines"),
+        ("reuse.edn", "{:type :invoke, :f :read, :process 0}\n{:type :info, :f :read, :process 0}\n{:type :invoke, :f :read, :process 0}\n", "after its :info"),
+    ];
+    for (name, text, says) in cases {
+        let f = temp_file(name, text);
+        assert_one_line_error(
+            &run(&["check", "--model", "register", f.to_str().unwrap()]),
+            &[name, says],
+        );
+    }
+    let dir = std::env::temp_dir();
+    assert_one_line_error(
+        &run(&["check", "--model", "register", dir.to_str().unwrap()]),
+        &["cannot read"],
+    );
+}
+
+#[test]
+fn json_written_by_other_tools_reads_as_jepsen_means_it() {
+    // Quoted processes, keyword-ish names and a byte-order mark: a write of 1, then a read of 7.
+    let text = "\u{feff}{\"type\":\":invoke\",\"f\":\":write\",\"process\":\"0\",\"value\":1}\n{\"type\":\"ok\",\"f\":\"write\",\"process\":\"0\",\"value\":1}\n{\"type\":\"invoke\",\"f\":\"read\",\"process\":\"1\",\"value\":null}\n{\"type\":\"ok\",\"f\":\"read\",\"process\":\"1\",\"value\":7}\n";
+    let f = temp_file("other-tool.jsonl", text);
+    let o = run(&["check", "--model", "register", f.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a read of a value never written: {}",
+        stderr(&o)
+    );
+}

@@ -184,7 +184,8 @@ mod tests {
         }
     }
 
-    /// `n` add ops by process `p` on `node`, completing with `kind` (and an error for info).
+    /// `n` add ops by process `p` on `node`, completing with `kind` (and an error for info;
+    /// each crash moves on to a new process, as the interpreter does).
     fn adds(p: u64, node: &str, kind: &str, n: usize) -> String {
         let error = if kind == "info" {
             ", :error :timeout"
@@ -193,6 +194,7 @@ mod tests {
         };
         (0..n)
             .map(|i| {
+                let p = if kind == "info" { p + 1000 * i as u64 } else { p };
                 format!(
                     "{{:type :invoke, :process {p}, :f :add, :value {i}, :node \"{node}\"}}\n\
                      {{:type :{kind}, :process {p}, :f :add, :value {i}, :node \"{node}\"{error}}}\n"

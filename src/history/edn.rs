@@ -56,6 +56,7 @@ fn parse<'a, T>(
         bytes: text.as_bytes(),
         pos: 0,
         line: 1,
+        depth: 0,
     };
     let mut out = Vec::new();
     let mut depth = 0;
@@ -92,7 +93,12 @@ struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     line: usize,
+    /// How deep the value being read is: bounded, so hostile input cannot overflow the stack.
+    depth: usize,
 }
+
+/// Values nest at most this deep (Jepsen's nest a handful of levels).
+const MAX_DEPTH: usize = 256;
 
 fn is_delimiter(b: u8) -> bool {
     matches!(
@@ -136,6 +142,16 @@ impl<'a> Reader<'a> {
 
     /// Reads one value; `None` when the next token is a closing delimiter (left unread).
     fn read_value(&mut self) -> Result<Option<Value>, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(&format!("values nested more than {MAX_DEPTH} deep")));
+        }
+        self.depth += 1;
+        let value = self.read_value_at_depth();
+        self.depth -= 1;
+        value
+    }
+
+    fn read_value_at_depth(&mut self) -> Result<Option<Value>, EdnError> {
         loop {
             self.skip_ws();
             let Some(b) = self.peek() else {
@@ -298,6 +314,12 @@ impl<'a> Reader<'a> {
         let body = token.strip_suffix('N').unwrap_or(token);
         if let Ok(i) = body.parse::<i64>() {
             return Ok(Value::Int(i));
+        }
+        let digits = body.strip_prefix(['-', '+']).unwrap_or(body);
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.error(&format!(
+                "the integer {body} does not fit in 64 signed bits"
+            )));
         }
         let body = token.strip_suffix('M').unwrap_or(token);
         if let Ok(x) = body.parse::<f64>() {

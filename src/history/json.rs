@@ -4,7 +4,8 @@
 //! The result is the same as converting through `serde_json::Value`, except that object
 //! entries keep their order in the file.
 
-use super::{Op, OpType, Process, Value};
+use super::read::OpFields;
+use super::{Op, Value};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -43,8 +44,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(i))
     }
 
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+        i64::try_from(u)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("the integer {u} does not fit in 64 signed bits")))
     }
 
     fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
@@ -83,7 +86,7 @@ mod tests {
     #[test]
     fn reads_json_as_the_serde_json_tree_converts() {
         let text =
-            r#"{"a": [1, -2, 3.5, 18446744073709551615, null, true, "x\"y"], "b": {"c": []}}"#;
+            r#"{"a": [1, -2, 3.5, 9223372036854775807, null, true, "x\"y"], "b": {"c": []}}"#;
         let direct: Value = serde_json::from_str(text).unwrap();
         let through: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(direct, Value::from(&through));
@@ -92,8 +95,10 @@ mod tests {
                 .get("a")
                 .and_then(|a| a.as_slice())
                 .map(|a| a[3].clone()),
-            Some(Value::Float(18446744073709551615.0))
+            Some(Value::Int(i64::MAX))
         );
+        let too_big = serde_json::from_str::<Value>("18446744073709551615").unwrap_err();
+        assert!(too_big.to_string().contains("64 signed bits"), "{too_big}");
     }
 }
 
@@ -150,55 +155,6 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// A string field read without keeping it: `:type` and `:process` names.
-struct Name<T>(T);
-
-impl<'de> Deserialize<'de> for Name<OpType> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = OpType;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an op type")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OpType, E> {
-                OpType::parse(s).ok_or_else(|| E::custom("not an op type"))
-            }
-        }
-        d.deserialize_str(V).map(Name)
-    }
-}
-
-impl<'de> Deserialize<'de> for Name<Process> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Process;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a process")
-            }
-            fn visit_u64<E: serde::de::Error>(self, p: u64) -> Result<Process, E> {
-                // Beyond i64 the general path reads a float, which is no process.
-                i64::try_from(p)
-                    .map(|_| Process::Client(p))
-                    .map_err(|_| E::custom("a process beyond i64"))
-            }
-            fn visit_i64<E: serde::de::Error>(self, p: i64) -> Result<Process, E> {
-                u64::try_from(p)
-                    .map(Process::Client)
-                    .map_err(|_| E::custom("a negative process"))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Process, E> {
-                Ok(match s {
-                    "nemesis" => Process::Nemesis,
-                    other => Process::Named(other.to_string()),
-                })
-            }
-        }
-        d.deserialize_any(V).map(Name)
-    }
-}
-
 struct OpVisitor;
 
 impl<'de> Visitor<'de> for OpVisitor {
@@ -210,39 +166,23 @@ impl<'de> Visitor<'de> for OpVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonOp, A::Error> {
         use serde::de::Error;
-        let mut kind = None;
-        let mut process = None;
-        let mut f = None;
-        let mut op = Op::new(OpType::Invoke, Process::Nemesis, "", Value::Nil);
+        let mut fields = OpFields::default();
         while let Some(key) = map.next_key::<Key>()? {
-            match key {
-                Key::Index => op.index = map.next_value::<i64>()?,
-                Key::Time => {
-                    op.time = match map.next_value::<Value>()? {
-                        Value::Int(t) => t,
-                        Value::Float(t) => t as i64,
-                        _ => return Err(A::Error::custom("time")),
-                    }
-                }
-                Key::Type => kind = Some(map.next_value::<Name<OpType>>()?.0),
-                Key::Process => process = Some(map.next_value::<Name<Process>>()?.0),
-                Key::F => f = Some(map.next_value::<String>()?),
-                Key::Value => op.value = map.next_value()?,
-                Key::Error => op.error = Some(map.next_value()?),
-                Key::Other(k) => {
-                    op.extra.insert(k, map.next_value()?);
-                }
-            }
+            let name = match &key {
+                Key::Index => "index",
+                Key::Time => "time",
+                Key::Type => "type",
+                Key::Process => "process",
+                Key::F => "f",
+                Key::Value => "value",
+                Key::Error => "error",
+                Key::Other(k) => k,
+            };
+            fields
+                .set(name, map.next_value()?)
+                .map_err(A::Error::custom)?;
         }
-        match (kind, process, f) {
-            (Some(kind), Some(process), Some(f)) => {
-                op.kind = kind;
-                op.process = process;
-                op.f = f;
-                Ok(JsonOp(op))
-            }
-            _ => Err(A::Error::custom("missing fields")),
-        }
+        fields.finish().map(JsonOp).map_err(A::Error::custom)
     }
 }
 
@@ -263,7 +203,7 @@ mod op_tests {
             r#"{"type":"ok","process":2,"f":"read","value":[1,2,{"a":null}],"node":"n1","time":7.9}"#,
             r#"{"type":"info","process":"nemesis","f":"start","value":null,"error":null}"#,
             r#"{"type":"info","process":"named","f":"x","value":"v","error":["timeout","slow"],"key":1,"key":2}"#,
-            r#"{"type":"ok","process":1,"f":"a\"b","value":18446744073709551615}"#,
+            r#"{"type":"ok","process":1,"f":"a\"b","value":9223372036854775807}"#,
         ];
         for line in lines {
             let direct = op_from_json_line(line).unwrap_or_else(|| panic!("rejected {line}"));
@@ -279,7 +219,6 @@ mod op_tests {
             r#"{"type":"ok","process":0.5,"f":"add"}"#,
             r#"{"type":"ok","process":18446744073709551615,"f":"add"}"#,
             r#"{"type":"ok","f":"add"}"#,
-            r#"{"type":"ok","process":0,"f":3}"#,
             r#"{"type":"ok","process":0,"f":"add","index":1.5}"#,
             r#"{"type":"ok","process":0,"f":"add","time":"soon"}"#,
             r#"[1,2]"#,
@@ -288,10 +227,9 @@ mod op_tests {
         for line in lines {
             assert!(op_from_json_line(line).is_none(), "accepted {line}");
         }
-        // An `:f` that is not a name is still read, by the general path.
-        assert_eq!(
-            general(r#"{"type":"ok","process":0,"f":3}"#).unwrap().f,
-            "3"
-        );
+        // An `:f` that is not a name is read as its text, by both paths alike.
+        let line = r#"{"type":"ok","process":0,"f":3}"#;
+        assert_eq!(general(line).unwrap().f, "3");
+        assert_eq!(op_from_json_line(line).unwrap().f, "3");
     }
 }

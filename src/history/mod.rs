@@ -38,12 +38,15 @@ pub struct HistoryError {
 impl History {
     /// Builds a history, assigning `index` where missing and pairing each client
     /// invocation with the next op of the same process. A completion whose process has
-    /// no open invocation, or an invocation while one is open, is an error. Nemesis (and
+    /// no open invocation, an invocation while one is open, or an invocation by a client
+    /// process after its `:info` is an error. Nemesis (and
     /// other named) processes alternate invocation / completion, whatever their `:type`
     /// (Jepsen records both halves of a nemesis op as `:info`).
     pub fn from_ops(mut ops: Vec<Op>) -> Result<History, HistoryError> {
         let mut partner = vec![None; ops.len()];
         let mut open: HashMap<Process, usize> = HashMap::new();
+        // Client processes that crashed (`:info`), with the crash's index.
+        let mut crashed: HashMap<Process, i64> = HashMap::new();
         for i in 0..ops.len() {
             if ops[i].index < 0 {
                 ops[i].index = i as i64;
@@ -63,8 +66,20 @@ impl History {
                     }
                     partner[inv] = Some(i);
                     partner[i] = Some(inv);
+                    if client && op.is_info() {
+                        crashed.insert(op.process.clone(), op.index);
+                    }
                 }
                 None => {
+                    if let Some(crash) = crashed.get(&op.process) {
+                        return Err(HistoryError {
+                            position: i,
+                            message: format!(
+                                "process {} invokes again after its :info (index {crash}): a crashed process never does (its thread continues as a new process)",
+                                op.process
+                            ),
+                        });
+                    }
                     if client && !op.is_invoke() {
                         return Err(HistoryError {
                             position: i,
@@ -168,6 +183,18 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.position, 1);
+    }
+
+    #[test]
+    fn rejects_an_invocation_after_info() {
+        let err = History::from_ops(vec![
+            op(OpType::Invoke, 3, "read"),
+            op(OpType::Info, 3, "read"),
+            op(OpType::Invoke, 3, "read"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.position, 2);
+        assert!(err.message.contains("after its :info"), "{}", err.message);
     }
 
     #[test]

@@ -49,7 +49,15 @@ pub fn read_history_file(path: &Path) -> Result<History, ReadError> {
             _ => format!("cannot read: {e}"),
         },
     })?;
-    read_history_str(&file, &text)
+    let history = read_history_str(&file, &text)?;
+    if history.is_empty() {
+        return Err(ReadError {
+            file,
+            line: 0,
+            message: "no operations: expected an EDN or JSON-lines history".to_string(),
+        });
+    }
+    Ok(history)
 }
 
 /// Which format `text` is in: JSON lines if its first form is a JSON object.
@@ -77,6 +85,13 @@ pub fn read_history_str(file: &str, text: &str) -> Result<History, ReadError> {
         line,
         message,
     };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim_start().starts_with("[{\"") || text.trim_start().starts_with("[ {\"") {
+        return Err(err(
+            1,
+            "a JSON array: expected JSON lines (one op object per line) or EDN".to_string(),
+        ));
+    }
     let mut ops = Vec::new();
     let mut lines = Vec::new();
     match detect_format(text) {
@@ -162,6 +177,7 @@ impl OpFields {
             "type" => {
                 let name = v
                     .as_name()
+                    .map(strip_colon)
                     .ok_or_else(|| format!(":type must be a keyword, found {}", abbreviate(&v)))?;
                 self.kind = Some(OpType::parse(name).ok_or_else(|| {
                     format!(":type :{name} is not one of :invoke, :ok, :fail, :info")
@@ -170,8 +186,18 @@ impl OpFields {
             "process" => {
                 self.process = Some(match &v {
                     Value::Int(p) if *p >= 0 => Process::Client(*p as u64),
-                    Value::Keyword(n) | Value::Str(n) if n == "nemesis" => Process::Nemesis,
-                    Value::Keyword(n) | Value::Str(n) => Process::Named(n.clone()),
+                    Value::Keyword(n) | Value::Str(n) => match strip_colon(n) {
+                        "nemesis" => Process::Nemesis,
+                        // JSON written by other tools may quote client processes.
+                        digits
+                            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+                        {
+                            Process::Client(digits.parse().map_err(|_| {
+                                format!(":process {digits} is too large for a process number")
+                            })?)
+                        }
+                        name => Process::Named(name.to_string()),
+                    },
                     other => {
                         return Err(format!(
                             ":process must be a non-negative integer or a keyword, found {}",
@@ -182,7 +208,8 @@ impl OpFields {
             }
             "f" => {
                 self.f = Some(match v {
-                    Value::Keyword(n) | Value::Str(n) => n,
+                    Value::Keyword(n) => n,
+                    Value::Str(n) => strip_colon(&n).to_string(),
                     other => other.to_string(),
                 })
             }
@@ -222,6 +249,11 @@ impl OpFields {
             extra: self.extra,
         })
     }
+}
+
+/// A keyword's name as JSON writers may spell it, `":ok"`, without the colon.
+fn strip_colon(name: &str) -> &str {
+    name.strip_prefix(':').unwrap_or(name)
 }
 
 fn abbreviate(v: &Value) -> String {
