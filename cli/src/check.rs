@@ -72,7 +72,9 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
     let checker = registry::build(&choice).map_err(Failure::bad_input)?;
     let time_limit = match args.time_limit {
         None => None,
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) if s > 0.0 && Duration::try_from_secs_f64(s).is_ok() => {
+            Some(Duration::from_secs_f64(s))
+        }
         Some(s) => {
             return Err(Failure::bad_input(format!(
                 "--time-limit {s}: give a positive number of seconds"

@@ -55,7 +55,9 @@ fn valid_and_invalid_histories_exit_0_and_1() {
         etcd.join("etcd_002.edn").to_str().unwrap(),
     ]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("valid"));
+    assert!(String::from_utf8_lossy(&ok.stdout)
+        .trim_end()
+        .ends_with("\tvalid"));
     let bad = run(&[
         "check",
         "--model",
@@ -239,5 +241,34 @@ fn json_written_by_other_tools_reads_as_jepsen_means_it() {
         Some(1),
         "a read of a value never written: {}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn a_model_always_brings_the_linearizable_checker() {
+    let f = shared().join("etcd/etcd_000.edn");
+    let o = run(&[
+        "check",
+        "--json",
+        "--model",
+        "cas-register",
+        "--checker",
+        "stats",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["results"]["linearizable"]["valid?"], false);
+    assert_eq!(line["results"]["stats"]["valid?"], true);
+    assert_one_line_error(
+        &run(&[
+            "check",
+            "--checker",
+            "stats",
+            "--initial",
+            "0",
+            f.to_str().unwrap(),
+        ]),
+        &["--model"],
     );
 }

@@ -23,7 +23,7 @@ pub const CHECKER_NAMES: &[&str] = &[
 /// Which checkers to run, as given on the command line or stored with a test.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckerChoice {
-    /// Checker names; empty with a model means `linearizable`.
+    /// Checker names; a model adds `linearizable` when it is not among them.
     pub checkers: Vec<String>,
     /// The model for `linearizable`.
     pub model: Option<String>,
@@ -39,14 +39,21 @@ pub struct CheckerChoice {
 /// Builds the composed checker, or a one-line error naming the bad input and the fix.
 pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
     let mut names = choice.checkers.clone();
-    if names.is_empty() {
-        if choice.model.is_none() {
-            return Err(format!(
-                "no checker given: pass --model M (for linearizable) or --checker C, with C one of {}",
-                CHECKER_NAMES.join(", ")
-            ));
-        }
-        names.push("linearizable".to_string());
+    if names.is_empty() && choice.model.is_none() {
+        return Err(format!(
+            "no checker given: pass --model M (for linearizable) or --checker C, with C one of {}",
+            CHECKER_NAMES.join(", ")
+        ));
+    }
+    // A model always means the linearizable checker, whatever else runs beside it.
+    if choice.model.is_some() && !names.iter().any(|n| n == "linearizable") {
+        names.insert(0, "linearizable".to_string());
+    }
+    if choice.model.is_none() && (choice.initial.is_some() || choice.key_split.is_some()) {
+        return Err(
+            "--initial and --key-split are options of the linearizable checker: pass --model M too"
+                .to_string(),
+        );
     }
     let mut checkers: Vec<(String, Box<dyn Checker>)> = Vec::new();
     for name in names {

@@ -83,7 +83,10 @@ impl Linearizable {
     }
 
     fn check_with<M: Model>(&self, history: &History, opts: &CheckOptions) -> CheckResult {
-        let deadline = opts.time_limit.map(|limit| Instant::now() + limit);
+        // A limit too far away to represent is no limit.
+        let deadline = opts
+            .time_limit
+            .and_then(|limit| Instant::now().checked_add(limit));
         let base = |valid| {
             CheckResult::new(valid)
                 .with("analyzer", Value::keyword("wgl"))
