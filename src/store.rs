@@ -19,7 +19,9 @@
 //! The run's timestamp is the only wall-clock time here, and the caller passes it in.
 
 use crate::checker::CheckResult;
-use crate::history::{read_history_file, write_edn, History, HistoryWriter, ReadError, Value};
+use crate::history::{
+    read_history_file, read_history_str, write_edn, History, HistoryWriter, ReadError, Value,
+};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -102,7 +104,8 @@ impl Store {
     }
 
     /// A run's history: `history.edn` if the run finished, else what `history.jsonl`
-    /// had recorded when it stopped.
+    /// had recorded when it stopped. A run killed mid-write can leave a last line without
+    /// its newline: that op was never fully recorded, so it is left out.
     pub fn load_history(path: &Path) -> Result<History, ReadError> {
         let run = Store::open_run(path).map_err(|e| ReadError {
             file: path.display().to_string(),
@@ -111,10 +114,19 @@ impl Store {
         })?;
         let edn = run.path.join(HISTORY_EDN);
         if edn.is_file() {
-            read_history_file(&edn)
-        } else {
-            read_history_file(&run.path.join(HISTORY_JSONL))
+            return read_history_file(&edn);
         }
+        let jsonl = run.path.join(HISTORY_JSONL);
+        let text = fs::read_to_string(&jsonl).map_err(|e| ReadError {
+            file: jsonl.display().to_string(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        let recorded = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
+        read_history_str(&jsonl.display().to_string(), recorded)
     }
 }
 

@@ -155,6 +155,23 @@ fn the_history_can_be_read_while_it_is_streamed() {
 }
 
 #[test]
+fn a_run_killed_mid_write_loses_only_its_half_written_op() {
+    let root = tempfile::tempdir().unwrap();
+    let run = Store::create(root.path(), "t", at(0)).unwrap();
+    let ops = sample_ops();
+    let mut w = run.history_writer().unwrap();
+    w.record(&ops[0]).unwrap();
+    w.record(&ops[1]).unwrap();
+    drop(w);
+    // The process died while writing the third op: half a line, no newline.
+    let jsonl = run.path().join("history.jsonl");
+    let mut text = fs::read_to_string(&jsonl).unwrap();
+    text.push_str(&ops[2].to_json()[..10]);
+    fs::write(&jsonl, text).unwrap();
+    assert_eq!(Store::load_history(run.path()).unwrap().ops, ops[..2]);
+}
+
+#[test]
 fn results_and_test_options_round_trip() {
     let root = tempfile::tempdir().unwrap();
     let run = Store::create(root.path(), "t", at(0)).unwrap();

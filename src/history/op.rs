@@ -66,7 +66,7 @@ impl fmt::Display for Process {
         match self {
             Process::Client(p) => write!(f, "{p}"),
             Process::Nemesis => f.write_str(":nemesis"),
-            Process::Named(n) => write!(f, ":{n}"),
+            Process::Named(n) => super::value::write_keyword(f, n),
         }
     }
 }
@@ -162,21 +162,24 @@ impl Op {
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use super::value::write_keyword;
         write!(
             f,
-            "{{:index {}, :time {}, :type :{}, :process {}, :f :{}, :value {}",
+            "{{:index {}, :time {}, :type :{}, :process {}, :f ",
             self.index,
             self.time,
             self.kind.name(),
-            self.process,
-            self.f,
-            self.value
+            self.process
         )?;
+        write_keyword(f, &self.f)?;
+        write!(f, ", :value {}", self.value)?;
         if let Some(error) = &self.error {
             write!(f, ", :error {error}")?;
         }
         for (k, v) in &self.extra {
-            write!(f, ", :{k} {v}")?;
+            f.write_str(", ")?;
+            write_keyword(f, k)?;
+            write!(f, " {v}")?;
         }
         f.write_str("}")
     }

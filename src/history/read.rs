@@ -308,6 +308,18 @@ mod tests {
     }
 
     #[test]
+    fn odd_names_and_floats_round_trip_through_edn() {
+        let text = "{\"type\":\"invoke\",\"process\":\"odd name\",\"f\":\"a b\",\"value\":[1e15, 0.5, 2.0],\"my key\":1}\n";
+        let h = read_history_str("j", text).unwrap();
+        let edn: String = h.ops.iter().map(|o| o.to_edn() + "\n").collect();
+        assert_eq!(read_history_str("e", &edn).unwrap().ops, h.ops, "{edn}");
+        assert!(matches!(
+            h.ops[0].value.as_slice().unwrap()[0],
+            Value::Float(_)
+        ));
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let e = read_history_str(
             "x.edn",

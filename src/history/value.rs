@@ -112,7 +112,8 @@ impl PartialOrd for Value {
 }
 
 /// A total order: by kind, then by content. Keywords and strings with the same text are
-/// equal (see the module doc); integers and floats compare numerically.
+/// equal (see the module doc); integers and floats are ordered numerically but are never
+/// equal.
 impl Ord for Value {
     fn cmp(&self, other: &Self) -> Ordering {
         use Value::*;
@@ -121,8 +122,10 @@ impl Ord for Value {
             (Bool(a), Bool(b)) => a.cmp(b),
             (Int(a), Int(b)) => a.cmp(b),
             (Float(a), Float(b)) => a.total_cmp(b),
-            (Int(a), Float(b)) => (*a as f64).total_cmp(b),
-            (Float(a), Int(b)) => a.total_cmp(&(*b as f64)),
+            // Numerically, but never equal: 1 and 1.0 are different values, as in
+            // Clojure's `=`; an integer sorts before a float of the same magnitude.
+            (Int(a), Float(b)) => (*a as f64).total_cmp(b).then(Ordering::Less),
+            (Float(a), Int(b)) => a.total_cmp(&(*b as f64)).then(Ordering::Greater),
             (Str(a) | Keyword(a), Str(b) | Keyword(b)) => a.cmp(b),
             (Vec(a), Vec(b)) => a.cmp(b),
             (Set(a), Set(b)) => Value::sorted(a).cmp(&Value::sorted(b)),
@@ -138,7 +141,7 @@ impl Hash for Value {
         match self {
             Value::Nil => {}
             Value::Bool(b) => b.hash(state),
-            Value::Int(i) => (*i as f64).to_bits().hash(state),
+            Value::Int(i) => i.hash(state),
             Value::Float(f) => f.to_bits().hash(state),
             Value::Str(s) | Value::Keyword(s) => s.hash(state),
             Value::Vec(v) => v.hash(state),
@@ -174,18 +177,17 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
-                    write!(f, "{x:.1}")
-                } else if x.is_nan() {
+                if x.is_nan() {
                     f.write_str("##NaN")
                 } else if x.is_infinite() {
                     f.write_str(if *x > 0.0 { "##Inf" } else { "##-Inf" })
                 } else {
-                    write!(f, "{x}")
+                    // Debug always writes a float as a float ("1.0", "1e300").
+                    write!(f, "{x:?}")
                 }
             }
             Value::Str(s) => write_edn_string(f, s),
-            Value::Keyword(k) => write!(f, ":{k}"),
+            Value::Keyword(k) => write_keyword(f, k),
             Value::Vec(items) => write_seq(f, "[", items, "]"),
             Value::Set(items) => write_seq(f, "#{", items, "}"),
             Value::Map(entries) => {
@@ -199,6 +201,21 @@ impl fmt::Display for Value {
                 f.write_str("}")
             }
         }
+    }
+}
+
+/// Writes `:name`, or the name as a string when it could not be read back as a keyword
+/// (names from JSON may hold spaces or brackets).
+pub(crate) fn write_keyword(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+    let readable = !name.is_empty()
+        && !name.starts_with(':')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"{}[]()\"';,#\\@^`~".contains(&b) || b >= 0x80);
+    if readable {
+        write!(f, ":{name}")
+    } else {
+        write_edn_string(f, name)
     }
 }
 
@@ -288,6 +305,14 @@ mod tests {
     fn keywords_and_strings_with_the_same_text_are_equal() {
         assert_eq!(Value::keyword("x"), Value::from("x"));
         assert_ne!(Value::keyword("x"), Value::keyword("y"));
+    }
+
+    #[test]
+    fn integers_and_floats_order_numerically_but_never_equal() {
+        assert_ne!(Value::Int(1), Value::Float(1.0));
+        assert!(Value::Int(1) < Value::Float(1.0));
+        assert!(Value::Float(1.0) < Value::Int(2));
+        assert!(Value::Float(0.5) < Value::Int(1));
     }
 
     #[test]
