@@ -105,7 +105,12 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
                     });
                     println!("{line}");
                 } else {
-                    println!("{}\t{}", file.display(), verdict_name(result.valid));
+                    println!(
+                        "{}\t{}{}",
+                        file.display(),
+                        verdict_name(result.valid),
+                        reason(result)
+                    );
                 }
             }
         }
@@ -122,6 +127,27 @@ pub fn verdict_name(v: Validity) -> &'static str {
         Validity::Valid => "valid",
         Validity::Invalid => "invalid",
         Validity::Unknown => "unknown",
+    }
+}
+
+/// Why a result is not valid, in a few words: each failing checker's `error`, or its
+/// verdict. Empty when valid. The full story is in `--json`.
+fn reason(result: &CheckResult) -> String {
+    let mut parts = Vec::new();
+    for (name, value) in &result.details {
+        let valid = value.get("valid?").and_then(Validity::from_value);
+        if valid == Some(Validity::Valid) {
+            continue;
+        }
+        match value.get("error").and_then(|e| e.as_name()) {
+            Some(error) => parts.push(format!("{name}: {error}")),
+            None => parts.push(format!("{name}: {}", valid.map_or("unknown", verdict_name))),
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("\t{}", parts.join("; "))
     }
 }
 

@@ -64,11 +64,14 @@ fn main() {
                 );
             }
             let text = e.to_string();
-            let first = text
+            // clap's first paragraph, on one line (it may name missing arguments below).
+            let first: Vec<&str> = text
                 .lines()
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.trim_start_matches("error: ");
             eprintln!("error: {first} (see restate-jepsen --help)");
             std::process::exit(exit::BAD_ARGUMENTS);
         }

@@ -68,7 +68,18 @@ fn valid_and_invalid_histories_exit_0_and_1() {
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
     let out = String::from_utf8_lossy(&bad.stdout).into_owned();
     assert_eq!(out.lines().count(), 2, "{out}");
-    assert!(out.lines().nth(1).unwrap().ends_with("invalid"), "{out}");
+    assert_eq!(
+        out.lines().nth(1).unwrap().split('\t').nth(1),
+        Some("invalid"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .contains("linearizable: no linearization includes"),
+        "the reason follows: {out}"
+    );
 }
 
 #[test]
@@ -162,6 +173,7 @@ fn an_unknown_checker_and_a_bad_flag_exit_254() {
         &["--time-limit"],
     );
     assert_one_line_error(&run(&["check", f.to_str().unwrap()]), &["--model"]);
+    assert_one_line_error(&run(&["check", "--model", "register"]), &["<FILE>"]);
 }
 
 #[test]
