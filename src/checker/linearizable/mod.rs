@@ -100,18 +100,22 @@ impl Linearizable {
             Err(e) => return base(Validity::Unknown).with("error", Value::Str(e)),
         };
 
-        // Smaller keys first: they are quicker, and one bad key ends the check.
+        // Smaller keys first: they are quicker, and one bad key ends the check. Keys are
+        // worked on in that queue order; an invalid key cancels only keys after it in the
+        // queue, so the first invalid key in queue order is always checked to the end and
+        // the report does not depend on which thread got there first.
         let mut queue: Vec<usize> = (0..parts.len()).collect();
-        queue.sort_by_key(|&i| parts[i].ops.len());
+        queue.sort_by_key(|&i| (parts[i].ops.len(), i));
         let first_invalid = AtomicUsize::new(usize::MAX);
-        let next_key = AtomicUsize::new(0);
+        let next_position = AtomicUsize::new(0);
         let check_keys = || {
             let mut verdicts = Vec::new();
             loop {
-                let Some(&i) = queue.get(next_key.fetch_add(1, Ordering::Relaxed)) else {
+                let position = next_position.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = queue.get(position) else {
                     return verdicts;
                 };
-                let cancelled = || first_invalid.load(Ordering::Relaxed) != usize::MAX;
+                let cancelled = || first_invalid.load(Ordering::Relaxed) < position;
                 let verdict = if cancelled() {
                     KeyVerdict::Skipped
                 } else {
@@ -123,9 +127,9 @@ impl Linearizable {
                     self.check_key::<M>(history, &parts[i], &limits)
                 };
                 if matches!(verdict, KeyVerdict::Invalid(_)) {
-                    first_invalid.fetch_min(i, Ordering::Relaxed);
+                    first_invalid.fetch_min(position, Ordering::Relaxed);
                 }
-                verdicts.push((i, verdict));
+                verdicts.push((position, verdict));
             }
         };
         let threads = match self.threads {
@@ -145,24 +149,21 @@ impl Linearizable {
                     .collect()
             })
         };
-        verdicts.sort_by_key(|(i, _)| *i);
+        // Back from queue positions to keys, in queue order.
+        verdicts.sort_by_key(|(position, _)| *position);
+        let mut verdicts: Vec<(usize, KeyVerdict)> = verdicts
+            .into_iter()
+            .map(|(position, v)| (queue[position], v))
+            .collect();
 
         let split = parts.len() > 1 || parts.iter().any(|p| p.key.is_some());
         let key_of = |i: usize| parts[i].key.clone().unwrap_or(Value::Nil);
-        let invalid_keys: Vec<Value> = verdicts
-            .iter()
-            .filter(|(_, v)| matches!(v, KeyVerdict::Invalid(_)))
-            .map(|(i, _)| key_of(*i))
-            .collect();
         let mut result = if let Some((_, KeyVerdict::Invalid(details))) = verdicts
             .iter_mut()
             .find(|(_, v)| matches!(v, KeyVerdict::Invalid(_)))
         {
             let mut r = base(Validity::Invalid);
             r.details.append(details);
-            if split {
-                r = r.with("failures", Value::Vec(invalid_keys));
-            }
             r
         } else if let Some((i, KeyVerdict::Unknown(reason))) = verdicts
             .iter()
