@@ -140,8 +140,14 @@ impl Client for TestClient {
     fn open(&self, node: &str) -> LocalBoxFuture<'static, Result<Box<dyn Client>, ClientError>> {
         let mut c = self.clone();
         c.node = node.to_string();
+        // An unreachable node went down after the setup that opened the run.
+        let set_up = self
+            .log
+            .borrow()
+            .iter()
+            .any(|l| *l == format!("setup {node}"));
         self.log.borrow_mut().push(format!("open {node}"));
-        let refused = self.unreachable.iter().any(|n| n == node);
+        let refused = set_up && self.unreachable.iter().any(|n| n == node);
         Box::pin(async move {
             if refused {
                 return Err(ClientError::new("connect", format!("{} refused", c.node)));
@@ -364,14 +370,15 @@ fn a_client_error_is_info_and_the_thread_gets_a_new_process_and_a_fresh_client()
         .expect("the thread invokes again");
     assert_eq!(next.process, Process::Client(old + 2));
     assert_eq!(next.extra["node"], crashed.extra["node"]);
-    // Clients: one for setup, one per process (3), one for teardown; the crashed one closed.
+    // Clients on the crashed op's node: one for setup, one for the crashed process, one for
+    // its successor, one for teardown.
     let node = crashed.extra["node"].as_name().unwrap().to_string();
     let opens_on_node = out
         .log
         .iter()
         .filter(|l| **l == format!("open {node}"))
         .count();
-    let expected = if node == "n1" { 4 } else { 2 };
+    let expected = 4; // setup, the crashed process, its successor, teardown
     assert_eq!(opens_on_node, expected, "{:?}", out.log);
     let opens = out.log.iter().filter(|l| l.starts_with("open")).count();
     let closes = out.log.iter().filter(|l| l.starts_with("close")).count();
@@ -408,7 +415,7 @@ fn clients_are_bound_to_node_thread_mod_node_count() {
 }
 
 #[test]
-fn nemesis_ops_are_info_pairs_and_setup_and_teardown_run_once_around_the_run() {
+fn nemesis_ops_are_info_pairs_and_setup_and_teardown_run_once_per_node_around_the_run() {
     let out = simple(2, 3, || {
         script(vec![
             client("write"),
@@ -440,12 +447,23 @@ fn nemesis_ops_are_info_pairs_and_setup_and_teardown_run_once_around_the_run() {
     );
     let log = &out.log;
     assert_eq!(log.first().unwrap(), "nemesis setup");
-    assert_eq!(&log[1..4], ["open n1", "setup n1", "close n1"]);
+    let per_node = |step: &str| -> Vec<String> {
+        ["n1", "n2", "n3"]
+            .iter()
+            .flat_map(|n| {
+                [
+                    format!("open {n}"),
+                    format!("{step} {n}"),
+                    format!("close {n}"),
+                ]
+            })
+            .collect()
+    };
+    assert_eq!(&log[1..10], per_node("setup"));
     assert_eq!(log.last().unwrap(), "nemesis teardown");
-    let tail = &log[log.len() - 4..log.len() - 1];
-    assert_eq!(tail, ["open n1", "teardown n1", "close n1"]);
-    assert_eq!(log.iter().filter(|l| l.starts_with("setup")).count(), 1);
-    assert_eq!(log.iter().filter(|l| l.starts_with("teardown")).count(), 1);
+    assert_eq!(&log[log.len() - 10..log.len() - 1], per_node("teardown"));
+    assert_eq!(log.iter().filter(|l| l.starts_with("setup")).count(), 3);
+    assert_eq!(log.iter().filter(|l| l.starts_with("teardown")).count(), 3);
 }
 
 #[test]

@@ -141,28 +141,32 @@ async fn set_up<R: Runtime>(
     let nemesis_ready = flatten(guarded(rt, None, nem.setup()).await);
     *nemesis.borrow_mut() = Some(nem);
     nemesis_ready.map_err(InterpretError::NemesisSetup)?;
-    let Some(node) = test.nodes.first() else {
-        return Ok(());
-    };
-    let mut c = flatten(guarded(rt, None, factory.open(node)).await)
-        .map_err(InterpretError::ClientSetup)?;
-    let ready = flatten(guarded(rt, None, c.setup()).await);
-    let _ = guarded(rt, None, c.close()).await;
-    ready.map_err(InterpretError::ClientSetup)
+    // As Jepsen: a client is opened on every node to set that node up, then closed.
+    for node in &test.nodes {
+        let mut c = flatten(guarded(rt, None, factory.open(node)).await)
+            .map_err(InterpretError::ClientSetup)?;
+        let ready = flatten(guarded(rt, None, c.setup()).await);
+        let _ = guarded(rt, None, c.close()).await;
+        ready.map_err(InterpretError::ClientSetup)?;
+    }
+    Ok(())
 }
 
+/// Tears down on every node, as Jepsen does; failures are logged, not fatal.
 async fn tear_down_clients<R: Runtime>(rt: &R, test: &TestInfo, factory: &Rc<dyn Client>) {
-    let Some(node) = test.nodes.first() else {
-        return;
-    };
-    match flatten(guarded(rt, None, factory.open(node)).await) {
-        Ok(mut c) => {
-            if let Err(e) = flatten(guarded(rt, None, c.teardown()).await) {
-                tracing::warn!("could not tear down client: {}", e.message);
+    for node in &test.nodes {
+        match flatten(guarded(rt, None, factory.open(node)).await) {
+            Ok(mut c) => {
+                if let Err(e) = flatten(guarded(rt, None, c.teardown()).await) {
+                    tracing::warn!("could not tear down client on {node}: {}", e.message);
+                }
+                let _ = guarded(rt, None, c.close()).await;
             }
-            let _ = guarded(rt, None, c.close()).await;
+            Err(e) => tracing::warn!(
+                "could not open a client on {node} for teardown: {}",
+                e.message
+            ),
         }
-        Err(e) => tracing::warn!("could not open client for final teardown: {}", e.message),
     }
 }
 
