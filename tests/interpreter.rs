@@ -382,8 +382,8 @@ fn a_client_error_is_info_and_the_thread_gets_a_new_process_and_a_fresh_client()
     assert_eq!(opens_on_node, expected, "{:?}", out.log);
     let opens = out.log.iter().filter(|l| l.starts_with("open")).count();
     let closes = out.log.iter().filter(|l| l.starts_with("close")).count();
-    assert_eq!(opens, 5);
-    assert_eq!(closes, 5, "every client opened is closed: {:?}", out.log);
+    assert_eq!(opens, 7, "2 for setup, 3 for processes, 2 for teardown");
+    assert_eq!(closes, 7, "every client opened is closed: {:?}", out.log);
 }
 
 #[test]
