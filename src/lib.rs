@@ -11,5 +11,6 @@ pub mod generator;
 pub mod history;
 pub mod interpreter;
 pub mod model;
+pub mod panic;
 pub mod runtime;
 pub mod store;

@@ -80,12 +80,7 @@ fn main() {
     // Panics caught on the way (a checker's, which `compose` turns into unknown) print
     // nothing: the hook only remembers the last message.
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let message = jepsen_core::panic::panic_message(info.payload());
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

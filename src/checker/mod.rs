@@ -132,11 +132,7 @@ impl Checker for Compose {
                 checker.check(history, opts)
             }))
             .unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "checker panicked".to_string());
+                let message = crate::panic::panic_message(panic.as_ref());
                 CheckResult::new(Validity::Unknown).with("error", Value::Str(message))
             });
             result.valid = result.valid.and(r.valid);

@@ -3,8 +3,8 @@
 //! how a worker turns a crashing or hanging client into an `:info` completion, as
 //! Jepsen's worker loop catches every `Throwable`.
 
+use crate::panic::panic_message;
 use crate::runtime::Runtime;
-use std::any::Any;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -49,13 +49,4 @@ pub(crate) async fn guarded<T, R: Runtime>(
 /// Runs a synchronous call (a generator step), catching its panic.
 pub(crate) fn catch<T>(call: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(call)).map_err(|panic| panic_message(&*panic))
-}
-
-/// The message a panic was raised with.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic with a non-string payload".to_string())
 }
