@@ -11,7 +11,6 @@
 //! Without a nemesis stop the whole history counts, as in the reference. `:fail`
 //! completions (e.g. connection refused) are not errors here, as in the reference.
 
-use super::report::op_to_value;
 use super::{CheckOptions, CheckResult, Checker, Validity};
 use crate::history::{History, Op, Process, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -102,7 +101,7 @@ impl Checker for Heal {
             Value::Vec(
                 nodes
                     .get(node)
-                    .map(|t| t.last.iter().map(|o| op_to_value(o)).collect())
+                    .map(|t| t.last.iter().map(|o| o.to_value()).collect())
                     .unwrap_or_default(),
             )
         };
@@ -110,7 +109,7 @@ impl Checker for Heal {
 
         let mut result = CheckResult::new(valid).with(
             "final-heal",
-            final_heal.map_or(Value::Nil, |p| op_to_value(&history.ops[p])),
+            final_heal.map_or(Value::Nil, |p| history.ops[p].to_value()),
         );
         if !with_errors.is_empty() {
             result = result

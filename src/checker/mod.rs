@@ -6,7 +6,6 @@ pub mod counter;
 pub mod heal;
 pub mod linearizable;
 pub mod registry;
-pub mod report;
 pub mod set;
 pub mod set_full;
 pub mod stats;

@@ -19,7 +19,6 @@
 //! once (`:duplicated`, which makes the result invalid), but its filter (`count < 1`) never
 //! matches, so Jepsen always reports `{}`. This checker reports them as intended.
 
-use super::report::op_to_value;
 use super::{CheckOptions, CheckResult, Checker, Validity};
 use crate::history::{History, OpType, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -488,7 +487,7 @@ impl Analysis {
     /// An element's full result, as Jepsen lists it under `:worst-stale`.
     fn detail(&self, history: &History, r: &ElementResult) -> Value {
         let f = self.facts[r.id];
-        let op = |p: Option<usize>| p.map_or(Value::Nil, |p| op_to_value(&history.ops[p]));
+        let op = |p: Option<usize>| p.map_or(Value::Nil, |p| history.ops[p].to_value());
         let outcome = match r.outcome {
             Outcome::Stable => "stable",
             Outcome::Lost => "lost",

@@ -14,7 +14,6 @@
 //! caught and reported itself, as restatedev/jepsen's clients do; like Jepsen, it is not
 //! listed.
 
-use super::report::op_to_value;
 use super::{CheckOptions, CheckResult, Checker, Validity};
 use crate::history::{History, Op, Value};
 use std::collections::BTreeMap;
@@ -78,7 +77,7 @@ impl Checker for UnhandledExceptions {
                 Value::Map(vec![
                     (Value::keyword("count"), Value::Int(ops.len() as i64)),
                     (Value::keyword("class"), Value::Str(class)),
-                    (Value::keyword("example"), op_to_value(ops[0])),
+                    (Value::keyword("example"), ops[0].to_value()),
                 ])
             })
             .collect();

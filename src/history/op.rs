@@ -149,6 +149,28 @@ impl Op {
         self
     }
 
+    /// The op as a Jepsen op map (index, time when known, type, process, f, value, then
+    /// error and extra fields): how checkers quote an op in their results.
+    pub fn to_value(&self) -> Value {
+        let mut entries = vec![(Value::keyword("index"), Value::Int(self.index))];
+        if self.time >= 0 {
+            entries.push((Value::keyword("time"), Value::Int(self.time)));
+        }
+        entries.extend([
+            (Value::keyword("type"), Value::keyword(self.kind.name())),
+            (Value::keyword("process"), self.process.to_value()),
+            (Value::keyword("f"), Value::keyword(&self.f)),
+            (Value::keyword("value"), self.value.clone()),
+        ]);
+        if let Some(error) = &self.error {
+            entries.push((Value::keyword("error"), error.clone()));
+        }
+        for (k, v) in &self.extra {
+            entries.push((Value::keyword(k), v.clone()));
+        }
+        Value::Map(entries)
+    }
+
     /// The op as a single EDN map on one line, in Jepsen's field order.
     pub fn to_edn(&self) -> String {
         self.to_string()
@@ -206,5 +228,24 @@ impl serde::Serialize for Op {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::history::{op_from_value, read_history_str, Value};
+
+    #[test]
+    fn an_op_as_a_value_reads_back_as_the_same_op() {
+        let h = read_history_str(
+            "t",
+            "{:type :invoke, :f :add, :value 3, :process 0, :time 5}\n\
+             {:type :info, :f :add, :value 3, :process 0, :time 9, :error :timeout, :node \"n1\"}\n",
+        )
+        .unwrap();
+        let v = h.ops[1].to_value();
+        assert_eq!(v.get("type"), Some(&Value::keyword("info")));
+        assert_eq!(v.get("node"), Some(&Value::from("n1")));
+        assert_eq!(op_from_value(v).unwrap(), h.ops[1]);
     }
 }

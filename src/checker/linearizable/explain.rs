@@ -19,30 +19,9 @@ pub const PREFIX_SHOWN: usize = 64;
 /// The ops of the prefix shown in `final-paths`, before the stuck op.
 pub const PATH_SHOWN: usize = 8;
 
-/// An op as Jepsen's map: `{:index … :type … :process … :f … :value …}` plus extras.
-pub fn op_value(op: &Op) -> Value {
-    let mut entries = vec![
-        (Value::keyword("index"), Value::Int(op.index)),
-        (Value::keyword("type"), Value::keyword(op.kind.name())),
-        (Value::keyword("process"), op.process.to_value()),
-        (Value::keyword("f"), Value::keyword(&op.f)),
-        (Value::keyword("value"), op.value.clone()),
-    ];
-    if op.time >= 0 {
-        entries.insert(1, (Value::keyword("time"), Value::Int(op.time)));
-    }
-    if let Some(error) = &op.error {
-        entries.push((Value::keyword("error"), error.clone()));
-    }
-    for (k, v) in &op.extra {
-        entries.push((Value::keyword(k), v.clone()));
-    }
-    Value::Map(entries)
-}
-
 fn path_step(op: &Op, model: Value) -> Value {
     Value::Map(vec![
-        (Value::keyword("op"), op_value(op)),
+        (Value::keyword("op"), op.to_value()),
         (Value::keyword("model"), model),
     ])
 }
@@ -73,12 +52,12 @@ pub fn failure_details<M: Model>(
                 .filter(|&c| c < failing_at && history.ops[c].is_ok())
         })
         .max()
-        .map(|c| op_value(&history.ops[c]))
+        .map(|c| history.ops[c].to_value())
         .unwrap_or(Value::Nil);
     let skipped = stuck.prefix.len().saturating_sub(PREFIX_SHOWN);
     let prefix: Vec<Value> = stuck.prefix[skipped..]
         .iter()
-        .map(|&i| op_value(shown(i)))
+        .map(|&i| shown(i).to_value())
         .collect();
     let failing_op = &history.ops[failing_at];
 
@@ -117,10 +96,10 @@ pub fn failure_details<M: Model>(
         details.push(("key".to_string(), key.clone()));
     }
     details.extend([
-        ("op".to_string(), op_value(failing_op)),
+        ("op".to_string(), failing_op.to_value()),
         (
             "invocation".to_string(),
-            op_value(&history.ops[failing.invoke]),
+            history.ops[failing.invoke].to_value(),
         ),
         ("previous-ok".to_string(), previous_ok),
         ("longest-prefix".to_string(), Value::Vec(prefix)),

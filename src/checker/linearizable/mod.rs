@@ -16,7 +16,6 @@ mod explain;
 mod partition;
 mod search;
 
-pub use explain::op_value;
 pub use partition::{partition, KeySplit, PartOp, Partition};
 
 use crate::checker::{CheckOptions, CheckResult, Checker, Validity};
