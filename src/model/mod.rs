@@ -7,18 +7,16 @@
 //! Models may intern states too (`&mut self` in [`Model::step`]), which keeps states small,
 //! cheap to clone and to hash.
 
-mod cas_register;
 mod kv;
 mod multi_register;
 mod mutex;
 mod register;
 mod set;
 
-pub use cas_register::CasRegister;
 pub use kv::Kv;
 pub use multi_register::MultiRegister;
 pub use mutex::Mutex;
-pub use register::Register;
+pub use register::{CasRegister, Register};
 pub use set::SetModel;
 
 use crate::history::Value;
