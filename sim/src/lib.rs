@@ -3,7 +3,9 @@
 //! Depends on the core only; never on `real`.
 
 pub mod iteration;
+pub mod network;
 pub mod runtime;
 
 pub use iteration::{check_determinism, run_iteration, DeterminismError};
+pub use network::{NetworkConfig, SimNetwork, SimNode};
 pub use runtime::{simulate, MadsimRuntime};
