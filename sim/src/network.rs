@@ -111,6 +111,38 @@ impl SimNetwork {
         self.nodes.entry(name.to_string()).or_insert(node)
     }
 
+    /// Adds the node `name` (with an address, like any node, so links to it can be
+    /// clogged) whose only task is `make()`, and returns a future of that task's output,
+    /// or `None` if the node was killed first. For the test's control process: the
+    /// interpreter and its clients (whose futures are `!Send`) run there and reach the
+    /// cluster over the simulated network. Madsim's supervisor task, where the
+    /// simulation starts, cannot: it has no address, and madsim offers no way to give
+    /// it one.
+    pub fn run_on_new_node<T, F, Fut>(
+        &mut self,
+        name: &str,
+        make: F,
+    ) -> impl Future<Output = Option<T>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+    {
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        // A node's initial task is a `Fn` (madsim runs it again on restart); this one
+        // runs once, and does nothing if the node is ever restarted.
+        let once = std::sync::Mutex::new(Some((make, sender)));
+        self.add_node(name, move || {
+            let task = once.lock().expect("not poisoned").take();
+            async move {
+                if let Some((make, sender)) = task {
+                    let _ = sender.send(make().await);
+                }
+            }
+        });
+        async move { receiver.await.ok() }
+    }
+
     /// The node named `name`. Panics if there is none.
     pub fn node(&self, name: &str) -> &SimNode {
         self.nodes

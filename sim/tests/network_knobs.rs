@@ -293,3 +293,24 @@ fn a_faulty_scenario_replays_exactly() {
     assert_eq!(scenario(5), scenario(5));
     assert_ne!(scenario(5), scenario(6));
 }
+
+#[test]
+fn a_task_on_a_new_node_returns_its_output_unless_the_node_is_killed() {
+    let (finished, killed) = sim(|rt| async move {
+        let mut net = cluster(&["a"], NetworkConfig::default());
+        // The task's future is !Send (an Rc), as the interpreter's are.
+        let finished = net.run_on_new_node("control", || async {
+            let shared = std::rc::Rc::new(41);
+            madsim::time::sleep(Duration::from_secs(1)).await;
+            *shared + 1
+        });
+        let killed = net.run_on_new_node("doomed", || async {
+            madsim::time::sleep(Duration::from_secs(10)).await;
+            0
+        });
+        rt.sleep(Duration::from_secs(2)).await;
+        net.kill("doomed");
+        (finished.await, killed.await)
+    });
+    assert_eq!((finished, killed), (Some(42), None));
+}
