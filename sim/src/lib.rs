@@ -2,6 +2,15 @@
 //! modeled network and node faults, run by madsim. It plugs into the core's runtime seam.
 //! Depends on the core only; never on `real`.
 
+// madsim's simulation API exists only under `--cfg madsim`, which `.cargo/config.toml`
+// sets. A `RUSTFLAGS` environment variable replaces that setting instead of adding to
+// it; say so rather than fail with hundreds of unresolved names.
+#[cfg(not(madsim))]
+compile_error!(
+    "restate-jepsen-sim needs `--cfg madsim` (set in .cargo/config.toml); \
+     a RUSTFLAGS environment variable overrides it: add `--cfg madsim` to RUSTFLAGS"
+);
+
 pub mod iteration;
 pub mod network;
 pub mod runtime;
