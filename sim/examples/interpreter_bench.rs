@@ -5,7 +5,7 @@
 //! a request and reply over the simulated network to an echo server on one of 3 nodes
 //! (the interpreter on a control node), so 20,000 messages per iteration.
 //!
-//!     cargo run --release -p restate-jepsen-sim --example interpreter_bench [ITERATIONS]
+//!     cargo run --release -p restate-jepsen-sim --example interpreter_bench [ITERATIONS [JOBS]]
 
 use jepsen_core::generator::{clients, limit, op, repeat, stagger, Gen, TestInfo};
 use jepsen_core::history::History;
@@ -14,7 +14,7 @@ use jepsen_core::interpreter::{run, InterpreterOptions};
 use jepsen_core::runtime::{
     Client, ClientError, DeterministicRuntime, LocalBoxFuture, NoopClient, NoopNemesis, Runtime,
 };
-use jepsen_sim::{run_iteration, MadsimRuntime, NetworkConfig, SimNetwork};
+use jepsen_sim::{run_iterations, MadsimRuntime, NetworkConfig, SimNetwork};
 use madsim::net::Endpoint;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -132,20 +132,38 @@ fn report(name: &str, iterations: u64, ops: usize, simulated: Duration, wall: Du
     );
 }
 
-fn main() {
-    let iterations: u64 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse().expect("ITERATIONS is a number"))
-        .unwrap_or(20);
-
+/// Runs `make` for seeds 0..iterations, `jobs` at a time, and reports.
+fn bench<F, Fut>(name: &str, iterations: u64, jobs: usize, make: F)
+where
+    F: FnOnce(MadsimRuntime) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (History, Duration)>,
+{
     let (mut ops, mut simulated) = (0, Duration::ZERO);
     let wall = Instant::now();
-    for seed in 0..iterations {
-        let (history, now) = run_iteration(seed, interpret).unwrap();
+    run_iterations(0..iterations, jobs, make, |_, result| {
+        let (history, now) = result.unwrap();
         ops += history.len();
         simulated += now;
-    }
-    report("madsim", iterations, ops, simulated, wall.elapsed());
+    });
+    report(
+        &format!("{name} ({jobs} jobs)"),
+        iterations,
+        ops,
+        simulated,
+        wall.elapsed(),
+    );
+}
+
+fn main() {
+    let arg = |i: usize, default: u64| -> u64 {
+        std::env::args()
+            .nth(i)
+            .map(|s| s.parse().expect("ITERATIONS and JOBS are numbers"))
+            .unwrap_or(default)
+    };
+    let (iterations, jobs) = (arg(1, 20), arg(2, 1) as usize);
+
+    bench("madsim", iterations, jobs, interpret);
 
     let (mut ops, mut simulated) = (0, Duration::ZERO);
     let wall = Instant::now();
@@ -155,14 +173,13 @@ fn main() {
         ops += history.len();
         simulated += now;
     }
-    report("deterministic", iterations, ops, simulated, wall.elapsed());
+    report(
+        "deterministic (1 job)",
+        iterations,
+        ops,
+        simulated,
+        wall.elapsed(),
+    );
 
-    let (mut ops, mut simulated) = (0, Duration::ZERO);
-    let wall = Instant::now();
-    for seed in 0..iterations {
-        let (history, now) = run_iteration(seed, interpret_over_network).unwrap();
-        ops += history.len();
-        simulated += now;
-    }
-    report("madsim-network", iterations, ops, simulated, wall.elapsed());
+    bench("madsim-network", iterations, jobs, interpret_over_network);
 }

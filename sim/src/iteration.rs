@@ -10,8 +10,12 @@
 use crate::runtime::{simulate, MadsimRuntime};
 use jepsen_core::history::History;
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 /// Runs `make(rt)` in a new madsim simulation seeded with `seed`, on a new std thread,
 /// and returns its output; a panic (in the simulation, or madsim's "no events, all
@@ -28,6 +32,50 @@ where
         .map_err(|e| format!("could not start a simulation thread: {e}"))?
         .join()
         .map_err(|payload| panic_message(payload.as_ref()))
+}
+
+/// Runs the iteration `make` once for every seed in `seeds`, `jobs` at a time, each on
+/// a fresh thread (as [`run_iteration`]), and hands each seed's result to `each` in seed
+/// order, as soon as it and every earlier seed are done. `jobs` is at least 1.
+pub fn run_iterations<T, F, Fut>(
+    seeds: Range<u64>,
+    jobs: usize,
+    make: F,
+    mut each: impl FnMut(u64, Result<T, String>),
+) where
+    T: Send + 'static,
+    F: FnOnce(MadsimRuntime) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = T>,
+{
+    let next_seed = AtomicU64::new(seeds.start);
+    let (done, results) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            let (done, make, next_seed, end) = (done.clone(), make.clone(), &next_seed, seeds.end);
+            scope.spawn(move || loop {
+                let seed = next_seed.fetch_add(1, Ordering::Relaxed);
+                if seed >= end {
+                    break;
+                }
+                if done
+                    .send((seed, run_iteration(seed, make.clone())))
+                    .is_err()
+                {
+                    break;
+                }
+            });
+        }
+        drop(done);
+        let mut waiting = BTreeMap::new();
+        let mut next = seeds.start;
+        for (seed, result) in results {
+            waiting.insert(seed, result);
+            while let Some(result) = waiting.remove(&next) {
+                each(next, result);
+                next += 1;
+            }
+        }
+    });
 }
 
 /// The message a panic was raised with.
@@ -164,6 +212,39 @@ mod tests {
         };
         assert_eq!(order(11), order(11));
         assert!((12..20).any(|seed| order(seed) != order(11)));
+    }
+
+    #[test]
+    fn iterations_run_in_parallel_and_report_in_seed_order() {
+        let mut seen = Vec::new();
+        run_iterations(
+            10..30,
+            3,
+            |rt| async move {
+                // Earlier seeds take more wall time: results arrive out of order.
+                let work = (30 - rt.seed()) * 200_000;
+                let spun = (0..work).fold(0u64, |a, i| std::hint::black_box(a ^ i));
+                rt.sleep(Duration::from_millis(spun % 2 + 1)).await;
+                if rt.seed() == 13 {
+                    panic!("seed 13 fails");
+                }
+                rt.seed() * 2
+            },
+            |seed, result| seen.push((seed, result)),
+        );
+        let expected: Vec<_> = (10..30)
+            .map(|s| {
+                (
+                    s,
+                    if s == 13 {
+                        Err("seed 13 fails".to_string())
+                    } else {
+                        Ok(s * 2)
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(seen, expected);
     }
 
     #[test]

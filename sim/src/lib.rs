@@ -15,6 +15,6 @@ pub mod iteration;
 pub mod network;
 pub mod runtime;
 
-pub use iteration::{check_determinism, run_iteration, DeterminismError};
+pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};
 pub use network::{NetworkConfig, SimNetwork, SimNode};
 pub use runtime::{simulate, MadsimRuntime};
