@@ -19,10 +19,14 @@ use std::future::Future;
 use std::time::Duration;
 
 /// A handle on the running madsim simulation, as the core's [`Runtime`]; clones share
-/// the random streams.
+/// the clock's origin and the random streams.
 #[derive(Clone)]
 pub struct MadsimRuntime {
     time: madsim::time::TimeHandle,
+    /// The simulation's time when this handle was made: `now` counts from here, as the
+    /// real world's runtime counts from its creation, so a history's times start at the
+    /// test's start even if the simulated cluster booted before it.
+    origin: Duration,
     rngs: RngStreams,
 }
 
@@ -32,8 +36,10 @@ impl MadsimRuntime {
     ///
     /// Panics outside a madsim simulation.
     pub fn new(seed: u64) -> MadsimRuntime {
+        let time = madsim::time::TimeHandle::current();
         MadsimRuntime {
-            time: madsim::time::TimeHandle::current(),
+            origin: time.elapsed(),
+            time,
             rngs: RngStreams::new(seed),
         }
     }
@@ -53,9 +59,10 @@ impl MadsimRuntime {
 }
 
 impl Runtime for MadsimRuntime {
-    /// Virtual time since the simulation started.
+    /// Virtual time since this handle was made (for the handle [`simulate`] passes:
+    /// since the simulation started).
     fn now(&self) -> Duration {
-        self.time.elapsed()
+        self.time.elapsed() - self.origin
     }
 
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {
@@ -116,6 +123,18 @@ mod tests {
         assert_eq!(log, vec![10, 20, 30]);
         assert!(end >= Duration::from_secs(3600), "{end:?}");
         assert!(end < Duration::from_secs(3601), "{end:?}");
+    }
+
+    #[test]
+    fn time_counts_from_the_handles_creation() {
+        let (first, later) = simulate(2, |rt| async move {
+            rt.sleep(Duration::from_secs(5)).await;
+            let later = MadsimRuntime::current();
+            later.sleep(Duration::from_secs(1)).await;
+            (rt.now(), later.now())
+        });
+        assert!(first >= Duration::from_secs(6) && first < Duration::from_millis(6010));
+        assert!(later >= Duration::from_secs(1) && later < Duration::from_millis(1010));
     }
 
     #[test]
