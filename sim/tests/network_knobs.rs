@@ -10,19 +10,27 @@ use madsim::net::{Endpoint, TcpListener, TcpStream};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ECHO_PORT: u16 = 7;
 const TCP_PORT: u16 = 8;
 const REQUEST: u64 = 1;
 
 /// A node's initial task: the echo server (datagrams on port 7, counting requests in
-/// memory) and a TCP listener on port 8 that accepts and keeps connections.
+/// memory) and a TCP echo server on port 8 (byte by byte).
 async fn echo_server() {
     madsim::task::spawn_local(async {
         let listener = TcpListener::bind(("0.0.0.0", TCP_PORT)).await.unwrap();
-        let mut connections = Vec::new();
         loop {
-            connections.push(listener.accept().await.unwrap());
+            let (mut stream, _) = listener.accept().await.unwrap();
+            madsim::task::spawn_local(async move {
+                let mut byte = [0u8; 1];
+                while stream.read_exact(&mut byte).await.is_ok() {
+                    // madsim's TcpStream sends what was written only on flush.
+                    stream.write_all(&byte).await.unwrap();
+                    stream.flush().await.unwrap();
+                }
+            });
         }
     });
     let endpoint = Endpoint::bind(("0.0.0.0", ECHO_PORT)).await.unwrap();
@@ -313,4 +321,51 @@ fn a_task_on_a_new_node_returns_its_output_unless_the_node_is_killed() {
         (finished.await, killed.await)
     });
     assert_eq!((finished, killed), (Some(42), None));
+}
+
+/// On a TCP stream, madsim holds data sent over a clogged link and delivers it once the
+/// link is unclogged (retrying with a backoff of up to 10 s); a new connection over a
+/// clogged link is refused at once (a real dropped SYN would hang until a timeout).
+#[test]
+fn a_tcp_stream_holds_data_across_a_clog_and_new_connections_are_refused() {
+    let (before, during, after, refused) = sim(|rt| async move {
+        let mut net = cluster(&["a", "b"], NetworkConfig::default());
+        let dst = (net.node("b").ip, TCP_PORT);
+        let client = net.spawn_on("a", async move {
+            let now = || madsim::time::TimeHandle::current().elapsed();
+            let mut stream = TcpStream::connect(dst).await.unwrap();
+            let mut echo = [0u8; 1];
+            stream.write_all(&[1]).await.unwrap();
+            stream.flush().await.unwrap();
+            stream.read_exact(&mut echo).await.unwrap();
+            let before = echo[0];
+            madsim::time::sleep(Duration::from_secs(1)).await;
+            // Sent at 1 s, while a -> b is clogged (0.5 s to 3 s).
+            stream.write_all(&[2]).await.unwrap();
+            stream.flush().await.unwrap();
+            let during =
+                madsim::time::timeout(Duration::from_secs(1), stream.read_exact(&mut echo))
+                    .await
+                    .is_ok();
+            stream.read_exact(&mut echo).await.unwrap();
+            (before, during, (echo[0], now()))
+        });
+        rt.sleep(Duration::from_millis(500)).await;
+        net.clog_link("a", "b");
+        let refused = net.spawn_on("a", async move { TcpStream::connect(dst).await.is_err() });
+        let refused = refused.await.unwrap();
+        rt.sleep(Duration::from_millis(2500)).await;
+        net.unclog_link("a", "b");
+        let (before, during, after) = client.await.unwrap();
+        (before, during, after, refused)
+    });
+    assert_eq!(before, 1);
+    assert!(!during, "nothing crosses a clogged link");
+    let (byte, at) = after;
+    assert_eq!(byte, 2);
+    assert!(
+        at >= Duration::from_secs(3) && at < Duration::from_secs(6),
+        "{at:?}"
+    );
+    assert!(refused, "connecting over a clogged link is refused");
 }
