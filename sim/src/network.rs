@@ -7,9 +7,15 @@
 //!
 //! What madsim does underneath (0.2.34):
 //! - A clogged link drops datagrams (`madsim::net::Endpoint`) sent over it; on a stream
-//!   (`madsim::net::TcpStream`) data waits and flows once the link is unclogged.
-//! - Packet loss and latency apply to the whole network: each message is lost with the
-//!   configured probability, else delayed by a latency drawn uniformly from the range.
+//!   (`madsim::net::TcpStream`) data waits and flows once the link is unclogged (madsim
+//!   retries with a backoff of up to 10 s, so delivery may lag the unclog). A new
+//!   connection over a clogged link is refused at once, where a real dropped SYN hangs.
+//! - Packet loss and latency apply to the whole network, not per link: each message is
+//!   lost with the configured probability, else delayed by a latency drawn uniformly
+//!   from the range. A lost stream message is retried (the backoff above), as TCP would.
+//! - Every send also waits madsim's own random 0-5 µs, which its 1 ms minimum sleep
+//!   turns into about 1 ms.
+//! - madsim's `TcpStream` sends what was written only on `flush`.
 //! - A killed node's tasks are dropped and its sockets closed (peers see it vanish);
 //!   its simulated disk loses what was not synced. A restart runs the node's initial
 //!   task again, with fresh memory.
