@@ -74,8 +74,9 @@ impl Runtime for MadsimRuntime {
         }
     }
 
-    /// Spawns on the current madsim node (the supervisor for the interpreter); the task
-    /// is detached and dropped when the simulation ends.
+    /// Spawns on the madsim node the caller runs on (madsim's supervisor, or e.g. the
+    /// control node of [`crate::network::SimNetwork::run_on_new_node`]); the task is
+    /// detached, and dropped when its node is killed or the simulation ends.
     fn spawn(&self, f: impl Future<Output = ()> + 'static) {
         drop(madsim::task::spawn_local(f));
     }
