@@ -6,7 +6,9 @@ use jepsen_core::history::{History, OpType};
 use jepsen_core::interpreter::{run, InterpreterOptions};
 use jepsen_core::runtime::{NoopClient, NoopNemesis};
 use jepsen_sim::iteration::json_lines;
-use jepsen_sim::{check_determinism, run_iteration, DeterminismError, MadsimRuntime};
+use jepsen_sim::{
+    check_determinism, run_iteration, run_iterations, DeterminismError, MadsimRuntime,
+};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,4 +96,22 @@ fn the_determinism_check_reports_the_first_differing_op() {
         }
         other => panic!("expected a divergence, got {other:?}"),
     }
+}
+
+/// Iterations run in parallel give the same histories as one at a time.
+#[test]
+fn parallel_iterations_replay_the_sequential_ones() {
+    let mut parallel = Vec::new();
+    run_iterations(0..6, 3, staggered_writes, |seed, history| {
+        parallel.push((seed, json_lines(&history.unwrap())))
+    });
+    let sequential: Vec<_> = (0..6)
+        .map(|seed| {
+            (
+                seed,
+                json_lines(&run_iteration(seed, staggered_writes).unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(parallel, sequential);
 }
