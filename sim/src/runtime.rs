@@ -138,6 +138,24 @@ mod tests {
         assert!(later >= Duration::from_secs(1) && later < Duration::from_millis(1010));
     }
 
+    /// madsim replaces libc's `clock_gettime` inside a simulation, so std's `Instant`
+    /// is virtual there and stands still while code computes: anything timed with it
+    /// (the checkers' time limits) must run after the simulation, not inside it.
+    #[test]
+    fn std_time_is_virtual_inside_a_simulation() {
+        let (slept, computed) = simulate(3, |rt| async move {
+            let start = std::time::Instant::now();
+            rt.sleep(Duration::from_secs(10)).await;
+            let slept = start.elapsed();
+            let start = std::time::Instant::now();
+            let spun = (0..2_000_000u64).fold(0u64, |a, i| std::hint::black_box(a ^ i));
+            std::hint::black_box(spun);
+            (slept, start.elapsed())
+        });
+        assert!(slept >= Duration::from_secs(10), "{slept:?}");
+        assert_eq!(computed, Duration::ZERO);
+    }
+
     #[test]
     fn a_zero_sleep_takes_no_time() {
         let elapsed = simulate(1, |rt| async move {
