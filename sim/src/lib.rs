@@ -1,3 +1,20 @@
 //! The simulated world: a deterministic simulation of a modeled Restate cluster, with
 //! modeled network and node faults, run by madsim. It plugs into the core's runtime seam.
 //! Depends on the core only; never on `real`.
+
+// madsim's simulation API exists only under `--cfg madsim`, which `.cargo/config.toml`
+// sets. A `RUSTFLAGS` environment variable replaces that setting instead of adding to
+// it; say so rather than fail with hundreds of unresolved names.
+#[cfg(not(madsim))]
+compile_error!(
+    "restate-jepsen-sim needs `--cfg madsim` (set in .cargo/config.toml); \
+     a RUSTFLAGS environment variable overrides it: add `--cfg madsim` to RUSTFLAGS"
+);
+
+pub mod iteration;
+pub mod network;
+pub mod runtime;
+
+pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};
+pub use network::{NetworkConfig, SimNetwork, SimNode};
+pub use runtime::{simulate, MadsimRuntime};
