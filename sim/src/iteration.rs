@@ -9,7 +9,7 @@
 
 use crate::runtime::{simulate, MadsimRuntime};
 use jepsen_core::history::History;
-use std::any::Any;
+use jepsen_core::panic::panic_message;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -76,17 +76,6 @@ pub fn run_iterations<T, F, Fut>(
             }
         }
     });
-}
-
-/// The message a panic was raised with.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
 }
 
 /// Why a seed did not replay.
