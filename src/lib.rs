@@ -14,3 +14,4 @@ pub mod model;
 pub mod panic;
 pub mod runtime;
 pub mod store;
+pub mod workload;
