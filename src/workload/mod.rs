@@ -2,5 +2,187 @@
 //! is a generator of client operations, a client that turns them into requests over a
 //! [`transport::Transport`], and the checkers that judge the result. They never know
 //! whether the transport reaches a simulated cluster or a real one.
+//!
+//! The four are restatedev/jepsen's: `set-vo`, `set-mds`, `register-vo`, `register-mds`,
+//! with its schedule ([`schedule`]) and checkers ([`Workload::checkers`]).
 
+pub mod outcome;
+pub mod register;
+pub mod set;
 pub mod transport;
+
+use crate::checker::registry::CheckerChoice;
+use crate::generator::{
+    any, cycle, log, nemesis, once, op, phases, sleep, stagger, time_limit, Gen,
+};
+use crate::runtime::{Client, SharedRng};
+use register::{RegisterApi, RegisterClient};
+use set::{SetApi, SetClient};
+use std::fmt;
+use std::rc::Rc;
+use std::str::FromStr;
+use std::time::Duration;
+use transport::Transport;
+
+/// The workloads, by their restatedev/jepsen names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Workload {
+    SetVo,
+    SetMds,
+    RegisterVo,
+    RegisterMds,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 4] = [
+        Workload::SetVo,
+        Workload::SetMds,
+        Workload::RegisterVo,
+        Workload::RegisterMds,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::SetVo => "set-vo",
+            Workload::SetMds => "set-mds",
+            Workload::RegisterVo => "register-vo",
+            Workload::RegisterMds => "register-mds",
+        }
+    }
+
+    pub fn is_set(self) -> bool {
+        matches!(self, Workload::SetVo | Workload::SetMds)
+    }
+
+    /// The workload's client over `transport`. `rng` is a seeded stream of the runtime's
+    /// (register-mds draws its write versions from it).
+    pub fn client(self, transport: Rc<dyn Transport>, rng: SharedRng) -> Box<dyn Client> {
+        match self {
+            Workload::SetVo => Box::new(SetClient::new(transport, SetApi::VirtualObject)),
+            Workload::SetMds => Box::new(SetClient::new(transport, SetApi::Metadata)),
+            Workload::RegisterVo => Box::new(RegisterClient::new(
+                transport,
+                RegisterApi::VirtualObject,
+                rng,
+            )),
+            Workload::RegisterMds => {
+                Box::new(RegisterClient::new(transport, RegisterApi::Metadata, rng))
+            }
+        }
+    }
+
+    /// The client operations, without timing: sets add and read; registers work key by key.
+    pub fn ops(self, opts: &WorkloadOptions) -> Gen {
+        if self.is_set() {
+            set::set_ops(opts.concurrency)
+        } else {
+            register::register_ops_by_key(opts.concurrency, opts.threads_per_key, opts.ops_per_key)
+        }
+    }
+
+    /// The checkers restatedev/jepsen runs: set-full with linearizable reads for the sets,
+    /// a cas-register per key for the registers; the heal checker, stats and unhandled
+    /// exceptions for all.
+    pub fn checkers(self) -> CheckerChoice {
+        let common = ["heal", "stats", "unhandled-exceptions"].map(String::from);
+        if self.is_set() {
+            CheckerChoice {
+                checkers: std::iter::once("set-full".to_string())
+                    .chain(common)
+                    .collect(),
+                linearizable_reads: true,
+                ..CheckerChoice::default()
+            }
+        } else {
+            CheckerChoice {
+                checkers: std::iter::once("linearizable".to_string())
+                    .chain(common)
+                    .collect(),
+                model: Some("cas-register".to_string()),
+                key_split: Some("independent".to_string()),
+                ..CheckerChoice::default()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Workload, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+                format!("unknown workload {s:?}: use one of {}", names.join(", "))
+            })
+    }
+}
+
+/// How hard and how long a workload runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadOptions {
+    /// Client threads.
+    pub concurrency: usize,
+    /// Client ops per second, over all threads (Jepsen's `stagger 1/rate`).
+    pub rate: f64,
+    /// How long the workload (and the nemesis) runs.
+    pub time_limit: Duration,
+    /// Whether a nemesis runs: then faults start and stop every `fault_interval`, the
+    /// cluster is healed, and the workload goes on for `heal_time`.
+    pub with_nemesis: bool,
+    /// Time between a fault's start and stop, and between a stop and the next start.
+    pub fault_interval: Duration,
+    /// How long the workload runs after the final heal.
+    pub heal_time: Duration,
+    /// Register workloads: ops on each key, and threads working on one key together.
+    pub ops_per_key: u64,
+    pub threads_per_key: usize,
+}
+
+impl Default for WorkloadOptions {
+    /// restatedev/jepsen's defaults (rate 10, 60 s, faults every 5 s, 10 s to heal,
+    /// 100 ops per key).
+    fn default() -> Self {
+        WorkloadOptions {
+            concurrency: 5,
+            rate: 10.0,
+            time_limit: Duration::from_secs(60),
+            with_nemesis: false,
+            fault_interval: Duration::from_secs(5),
+            heal_time: Duration::from_secs(10),
+            ops_per_key: 100,
+            threads_per_key: 3,
+        }
+    }
+}
+
+/// restatedev/jepsen's schedule: the workload at `rate` for `time_limit`, with the nemesis
+/// cycling `[sleep, start, sleep, stop]`; then a final `stop` ("Healing cluster"); then
+/// the workload again for `heal_time`. Without a nemesis, the workload for `time_limit`.
+/// Unlike the original, the register workloads get faults too.
+pub fn schedule(workload: Workload, opts: &WorkloadOptions) -> Gen {
+    let dt = Duration::from_secs_f64(1.0 / opts.rate.max(1e-9));
+    let clients = || stagger(dt, workload.ops(opts));
+    if !opts.with_nemesis {
+        return time_limit(opts.time_limit, clients());
+    }
+    let faults = nemesis(cycle(vec![
+        sleep(opts.fault_interval),
+        op("start"),
+        sleep(opts.fault_interval),
+        op("stop"),
+    ]));
+    phases(vec![
+        time_limit(opts.time_limit, any(vec![clients(), faults])),
+        log("Healing cluster"),
+        nemesis(once(op("stop"))),
+        time_limit(opts.heal_time, clients()),
+    ])
+}
