@@ -215,14 +215,24 @@ fn a_three_node_restate_cluster_runs_on_namespace_nodes_and_down_removes_everyth
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("cluster");
     let dir_text = dir.to_string_lossy().into_owned();
-    // A subnet of its own per run, so a cluster someone keeps up on the default is untouched.
-    let octet = 100 + std::process::id() % 100;
+    // A subnet of its own per run, so a cluster someone keeps up on the default (or another
+    // run of this test) is untouched; the next one is tried when one is taken (exit 254).
+    let up_started = Instant::now();
+    let mut octet = 100 + std::process::id() % 100;
+    let up = loop {
+        let subnet = format!("10.77.{octet}.0/24");
+        let up = restate_jepsen(&[
+            "cluster", "up", "--nodes", "3", "--dir", &dir_text, "--subnet", &subnet,
+        ]);
+        let taken = up.status.code() == Some(254) && text(&up.stderr).contains("already");
+        if !taken || octet >= 250 {
+            break up;
+        }
+        octet += 1;
+    };
+    let up_took = up_started.elapsed();
     let subnet = format!("10.77.{octet}.0/24");
     let prefix = format!("rj77-{octet}");
-
-    let up = restate_jepsen(&[
-        "cluster", "up", "--nodes", "3", "--dir", &dir_text, "--subnet", &subnet,
-    ]);
     let guard = ClusterGuard { dir: dir.clone() };
     assert!(
         up.status.success(),
@@ -360,11 +370,17 @@ fn a_three_node_restate_cluster_runs_on_namespace_nodes_and_down_removes_everyth
         3
     );
 
+    let down_started = Instant::now();
     let down = guard.down();
     assert!(
         down.status.success(),
         "cluster down failed: {}",
         text(&down.stderr)
+    );
+    eprintln!(
+        "cluster up took {:.3} s; cluster down, with 3 servers running, {:.3} s",
+        up_took.as_secs_f64(),
+        down_started.elapsed().as_secs_f64()
     );
     let namespaces = text(
         &Command::new("ip")

@@ -256,13 +256,16 @@ fn build(
     for node in &nodes {
         let files = sshd::SshdFiles::in_dir(&node.dir);
         files.write(&node.dir, node.ip, &authorized_keys)?;
-        let pid = files.start(&node.netns, &node.name, sshd)?;
-        state.record(Item::Pid(pid))?;
-        started.push((files, pid));
+        let mut child = files.start(&node.netns, &node.name, sshd)?;
+        if let Err(e) = state.record(Item::Pid(child.id())) {
+            let _ = child.kill();
+            return Err(e);
+        }
+        started.push((files, child));
     }
     let deadline = Instant::now() + SSHD_START_TIMEOUT;
-    for (node, (files, pid)) in nodes.iter().zip(&started) {
-        files.wait_listening(&node.name, node.ip, *pid, deadline)?;
+    for (node, (files, child)) in nodes.iter().zip(&mut started) {
+        files.wait_listening(&node.name, node.ip, child, deadline)?;
     }
 
     let nodes_file = dir.join("nodes.txt");

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The node's init: `$1` hostname, `$2` sshd, `$3` its config, `$4` its log.
@@ -78,14 +78,14 @@ impl SshdFiles {
             .map_err(|e| ClusterError::Failed(format!("{}: {e}", self.config.display())))
     }
 
-    /// Starts the node (init + sshd) in `netns` with hostname `name`; returns the host pid of
-    /// its `unshare`. Output goes to files: the node outlives this process.
-    pub fn start(&self, netns: &str, name: &str, sshd: &Path) -> Result<u32, ClusterError> {
+    /// Starts the node (init + sshd) in `netns` with hostname `name`; returns its `unshare`
+    /// (whose pid is the node's). Output goes to files: the node outlives this process.
+    pub fn start(&self, netns: &str, name: &str, sshd: &Path) -> Result<Child, ClusterError> {
         let fail =
             |e: std::io::Error| ClusterError::Failed(format!("{}: {e}", self.init_log.display()));
         let init_log = File::create(&self.init_log).map_err(fail)?;
         let init_err = init_log.try_clone().map_err(fail)?;
-        let child = Command::new("ip")
+        Command::new("ip")
             .args(["netns", "exec", netns])
             .args([
                 "unshare",
@@ -104,17 +104,16 @@ impl SshdFiles {
             .stderr(init_err)
             .process_group(0)
             .spawn()
-            .map_err(|e| ClusterError::Failed(format!("cannot start node {name}: {e}")))?;
-        Ok(child.id())
+            .map_err(|e| ClusterError::Failed(format!("cannot start node {name}: {e}")))
     }
 
     /// Waits until `ip:22` accepts connections, failing early (with the node's last log
-    /// line) if the node's process is gone.
+    /// line) if the node's process has ended.
     pub fn wait_listening(
         &self,
         name: &str,
         ip: Ipv4Addr,
-        pid: u32,
+        node: &mut Child,
         deadline: Instant,
     ) -> Result<(), ClusterError> {
         let address = SocketAddr::from((ip, 22));
@@ -122,7 +121,7 @@ impl SshdFiles {
             if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
-            let alive = Path::new(&format!("/proc/{pid}")).exists();
+            let alive = matches!(node.try_wait(), Ok(None));
             if !alive || Instant::now() >= deadline {
                 let why = if alive {
                     "did not listen in time"
