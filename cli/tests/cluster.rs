@@ -292,22 +292,22 @@ fn a_three_node_restate_cluster_runs_on_namespace_nodes_and_down_removes_everyth
         .unwrap()
         .as_nanos();
     let cluster_name = format!("jepsen-{}-{nanos}", std::process::id());
-    let start = Instant::now();
-    for (i, ip) in ips.iter().enumerate() {
-        let node_dir = dir.join(format!("n{}", i + 1));
-        let config = node_dir.join("restate.toml");
-        std::fs::write(
-            &config,
-            restate_config(&cluster_name, i + 1, &ips, &node_dir),
-        )
-        .unwrap();
-        let command = format!(
-            "cd {dir}; DO_NOT_TRACK=true nohup {server} --config-file {config} > {dir}/restate.log 2>&1 < /dev/null &",
+    let start_command = |n: usize| {
+        let node_dir = dir.join(format!("n{n}"));
+        format!(
+            "cd {dir}; DO_NOT_TRACK=true nohup {server} --config-file {dir}/restate.toml >> {dir}/restate.log 2>&1 < /dev/null &",
             dir = node_dir.display(),
             server = server.display(),
-            config = config.display(),
-        );
-        ssh_ok(&key, ip, &command);
+        )
+    };
+    for (i, _) in ips.iter().enumerate() {
+        let node_dir = dir.join(format!("n{}", i + 1));
+        let config = restate_config(&cluster_name, i + 1, &ips, &node_dir);
+        std::fs::write(node_dir.join("restate.toml"), config).unwrap();
+    }
+    let start = Instant::now();
+    for (i, ip) in ips.iter().enumerate() {
+        ssh_ok(&key, ip, &start_command(i + 1));
     }
 
     let deadline = start + Duration::from_secs(90);
@@ -368,6 +368,43 @@ fn a_three_node_restate_cluster_runs_on_namespace_nodes_and_down_removes_everyth
             .filter(|p| p.contains("restate-server"))
             .count(),
         3
+    );
+
+    // A node's kill sees only that node: `pkill -9` on n1 ends n1's server (reaped by the
+    // node's init: no zombie) and leaves the others'; n1 then restarts and is healthy again.
+    ssh_ok(&key, &ips[0], "pkill -9 -x restate-server");
+    let gone = Instant::now() + Duration::from_secs(10);
+    while !ssh_ok(&key, &ips[0], "ps -e -o stat=,comm=")
+        .trim()
+        .lines()
+        .all(|l| !l.contains("restate"))
+    {
+        assert!(
+            Instant::now() < gone,
+            "n1's killed server is still listed (a zombie?)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for ip in &ips[1..] {
+        assert_eq!(
+            ssh_ok(&key, ip, "pgrep -c -x restate-server").trim(),
+            "1",
+            "{ip}"
+        );
+    }
+    let restarted = Instant::now();
+    ssh_ok(&key, &ips[0], &start_command(1));
+    while http_status(&ips[0], 5122, "/health") != Some(200) {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(60),
+            "n1 did not come back:\n{}",
+            log_tail(1)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "n1 killed with pkill -9 and restarted: /health after {:.2} s",
+        restarted.elapsed().as_secs_f64()
     );
 
     let down_started = Instant::now();
