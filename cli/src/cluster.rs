@@ -3,7 +3,9 @@
 //! cloud account. The work is in `jepsen_real::cluster`; this maps flags and exit codes.
 //!
 //! A second `up` on the same folder (or subnet) fails with exit 254 and changes nothing;
-//! `down` on a folder with no cluster says so and exits 0, so it is safe in traps.
+//! `down` on a folder with no cluster says so and exits 0, so it is safe in traps. A failed
+//! `up` removes what it made (exit 255); an interrupted one (Ctrl-C) leaves its record in
+//! `<dir>/state.txt`, and `down` then removes it. Both need root.
 
 use crate::exit::{Failure, CRASH};
 use clap::{Args, Subcommand};

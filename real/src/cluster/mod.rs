@@ -267,6 +267,7 @@ fn build(
     for (node, (files, child)) in nodes.iter().zip(&mut started) {
         files.wait_listening(&node.name, node.ip, child, deadline)?;
     }
+    check_nodes_reach_each_other(&subnet, &nodes)?;
 
     let nodes_file = dir.join("nodes.txt");
     let hosts_file = dir.join("hosts");
@@ -291,6 +292,28 @@ fn build(
         hosts_file,
         private_key,
     })
+}
+
+/// Each node must reach the next one's sshd over the bridge (the host reaching them all is
+/// already known). A host firewall can forbid it: with `bridge-nf-call-iptables` on, bridged
+/// traffic crosses the host's FORWARD chain, whose policy Docker, for one, sets to DROP.
+fn check_nodes_reach_each_other(subnet: &Subnet, nodes: &[Node]) -> Result<(), ClusterError> {
+    if nodes.len() < 2 {
+        return Ok(());
+    }
+    for (i, from) in nodes.iter().enumerate() {
+        let to = &nodes[(i + 1) % nodes.len()];
+        if !network::reaches(&from.netns, to.ip, 22) {
+            return Err(ClusterError::Failed(format!(
+                "node {} cannot reach {} ({}:22) over the bridge: the host's firewall may drop bridged traffic (FORWARD policy DROP); allow it with `iptables -I FORWARD -i {br} -o {br} -j ACCEPT`",
+                from.name,
+                to.name,
+                to.ip,
+                br = subnet.bridge_name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Undoes the recorded items, last made first; goes on past errors and reports the first.

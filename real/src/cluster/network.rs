@@ -159,6 +159,18 @@ pub fn connect_netns(
     Ok(())
 }
 
+/// Whether a TCP connection from inside `netns` to `ip:port` opens within 2 s.
+pub fn reaches(netns: &str, ip: Ipv4Addr, port: u16) -> bool {
+    let target = format!("exec 3<>/dev/tcp/{ip}/{port}");
+    run(
+        "ip",
+        &[
+            "netns", "exec", netns, "timeout", "2", "bash", "-c", &target,
+        ],
+    )
+    .is_ok()
+}
+
 /// The pids of every process in `netns` (`ip netns pids`).
 pub fn netns_pids(netns: &str) -> Result<Vec<u32>, ClusterError> {
     let out = run("ip", &["netns", "pids", netns])?;
