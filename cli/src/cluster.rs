@@ -10,7 +10,12 @@
 use crate::exit::{Failure, CRASH};
 use clap::{Args, Subcommand};
 use jepsen_real::cluster::{self, ClusterError, ClusterSpec, Subnet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Where scripts/test.sh puts restate-server (the npm package's static binary), from the
+/// repository root.
+const NPM_SERVER_BINARY: &str =
+    ".tools/npm/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server";
 
 #[derive(Args, Debug)]
 pub struct ClusterArgs {
@@ -49,7 +54,8 @@ pub fn run(args: ClusterArgs) -> Result<i32, Failure> {
             }
             println!("nodes file: {}", up.nodes_file.display());
             println!("ssh key:    {}", up.private_key.display());
-            println!("run:        {}", up.real_command());
+            let binary = Path::new(NPM_SERVER_BINARY).canonicalize().ok();
+            println!("run:        {}", up.real_command(binary.as_deref()));
             Ok(0)
         }
         ClusterCommand::Down { dir } => {

@@ -75,13 +75,20 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// The `real` command line that runs a test against this cluster.
-    pub fn real_command(&self) -> String {
-        format!(
+    /// The `real` command line that runs a test against this cluster, with `--binary` when
+    /// a restate-server binary is given (the nodes share this host's files, so a path here
+    /// is a path there).
+    pub fn real_command(&self, binary: Option<&Path>) -> String {
+        let mut command = format!(
             "restate-jepsen real --nodes-file {} --username root --ssh-private-key {}",
             self.nodes_file.display(),
             self.private_key.display()
-        )
+        );
+        if let Some(binary) = binary {
+            command.push_str(&format!(" --binary {}", binary.display()));
+        }
+        command.push_str(" --workload set-vo --nemesis kill-random-node");
+        command
     }
 }
 
