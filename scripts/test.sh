@@ -7,10 +7,26 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# The real cluster on this machine (`cluster up`): namespaces, sshd per node, ssh, ps/pkill,
+# unshare; iptables for the partition faults; npm for restate-server.
+[ -x /usr/sbin/ip ] || command -v ip >/dev/null || need_apt+=(iproute2)
+[ -x /usr/sbin/iptables ] || command -v iptables >/dev/null || need_apt+=(iptables)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ssh >/dev/null || need_apt+=(openssh-client)
+command -v pkill >/dev/null || need_apt+=(procps)
+command -v unshare >/dev/null || need_apt+=(util-linux)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}"
+  # No service may start on install (no sshd on the host's network, ever): Debian's
+  # policy-rc.d answer 101 forbids it; put one there for the install if the machine has none.
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt-get install -y -qq "${need_apt[@]}" || { [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 command -v cargo >/dev/null || { echo "cargo is missing: install the Rust toolchain (rustup)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
@@ -19,6 +35,19 @@ if [ ! -d ../shared/histories ]; then
   echo "../shared/histories is missing: the reference histories must sit beside the repository" >&2
   exit 1
 fi
+
+# restate-server and restatectl 1.7.12 (static x86-64 binaries in npm packages) for the
+# real-cluster tests, into the project's own git-ignored folder. No install scripts run.
+restate_version=1.7.12
+npm_dir=.tools/npm
+if ! grep -qs "\"version\": \"$restate_version\"" "$npm_dir/node_modules/@restatedev/restate-server-linux-x64/package.json" \
+  || ! grep -qs "\"version\": \"$restate_version\"" "$npm_dir/node_modules/@restatedev/restatectl-linux-x64/package.json"; then
+  mkdir -p "$npm_dir"
+  npm install --prefix "$npm_dir" --ignore-scripts --no-audit --no-fund --silent \
+    "@restatedev/restate-server@$restate_version" "@restatedev/restatectl@$restate_version"
+fi
+# The real-cluster test must run here (root, tools installed), not skip.
+if [ "$(id -u)" = 0 ]; then export RESTATE_JEPSEN_REQUIRE_CLUSTER=1; fi
 
 cargo fmt --all -- --check
 cargo test --workspace --release 2>&1

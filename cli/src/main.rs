@@ -5,6 +5,7 @@
 mod analyze;
 mod bench;
 mod check;
+mod cluster;
 mod exit;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Measure the speed figures: check on reference histories, set-full on 1M ops, the interpreter.
     Bench(bench::BenchArgs),
+    /// Make (`up`) or remove (`down`) a real cluster's nodes on this machine: network namespaces with sshd.
+    Cluster(cluster::ClusterArgs),
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {
@@ -40,6 +43,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Check(args) => check::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Cluster(args) => cluster::run(args),
     }
 }
 

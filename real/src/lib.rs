@@ -1,5 +1,6 @@
 //! The real world: runs the core's interpreter on tokio against a real Restate cluster
 //! (HTTP clients, SSH control, genuine faults). Depends on the core only; never on `sim`.
 
+pub mod cluster;
 pub mod http_transport;
 pub mod tokio_runtime;
