@@ -7,3 +7,15 @@ check-example:
 # Install what the tests need and run all tests (the README's test command).
 test:
     bash scripts/test.sh
+
+# A real 3-node cluster on this machine: network namespaces, a bridge, sshd per node (root).
+local-cluster-up nodes="3":
+    cargo run --release -- cluster up --nodes {{nodes}}
+
+# Remove everything local-cluster-up made.
+local-cluster-down:
+    cargo run --release -- cluster down
+
+# Measure the speed figures (check, set-full, generator, interpreter).
+bench:
+    cargo run --release -- bench
