@@ -150,8 +150,10 @@ pub fn grudge_value(grudge: &Grudge) -> Value {
     )
 }
 
-/// The nemesis of a simulated test: `start` inflicts `fault` on the cluster, `stop`
-/// ends it; any other `f` fails. Its teardown heals the cluster.
+/// The nemesis of a simulated test: `start` inflicts its fault on the cluster, `stop`
+/// ends it; any other `f` fails. An op whose value names a fault (`"kill-random-node"`)
+/// starts or stops that fault instead, so one nemesis can mix faults. Its teardown heals
+/// the cluster.
 pub struct SimNemesis {
     cluster: Rc<RefCell<SimCluster>>,
     fault: Fault,
@@ -171,13 +173,18 @@ impl SimNemesis {
 
 impl Nemesis for SimNemesis {
     fn invoke(&mut self, op: Op) -> LocalBoxFuture<'_, Result<Op, ClientError>> {
-        let value = match op.f.as_str() {
-            "start" => Ok(self
+        let fault = match op.value.as_name() {
+            Some(name) => name.parse::<Fault>(),
+            None => Ok(self.fault),
+        };
+        let value = match (op.f.as_str(), fault) {
+            (_, Err(unknown)) => Err(ClientError::new("unknown-fault", unknown.to_string())),
+            ("start", Ok(fault)) => Ok(self
                 .cluster
                 .borrow_mut()
-                .start_fault(self.fault, &mut *self.rng.borrow_mut())),
-            "stop" => Ok(self.cluster.borrow_mut().stop_fault(self.fault)),
-            other => Err(ClientError::new(
+                .start_fault(fault, &mut *self.rng.borrow_mut())),
+            ("stop", Ok(fault)) => Ok(self.cluster.borrow_mut().stop_fault(fault)),
+            (other, _) => Err(ClientError::new(
                 "unknown-f",
                 format!("the nemesis does start and stop, not {other}"),
             )),
