@@ -268,7 +268,10 @@ impl Member {
         let request = self.next_request;
         match call {
             AdminCall::Get { key } => {
-                let mut context = self.boot.to_le_bytes().to_vec();
+                // Unique across members: the leader ignores a read index whose context
+                // it is already confirming.
+                let mut context = self.id.to_le_bytes().to_vec();
+                context.extend_from_slice(&self.boot.to_le_bytes());
                 context.extend_from_slice(&request.to_le_bytes());
                 self.raft.read_index(context);
                 self.reads.insert(request, (key, reply));
@@ -335,13 +338,14 @@ impl Member {
 
     fn index_reads(&mut self, states: Vec<raft::ReadState>) {
         for state in states {
-            let context = &state.request_ctx;
-            if context.len() != 16 {
+            let word = |i: usize| {
+                let bytes = state.request_ctx.get(8 * i..8 * (i + 1))?;
+                Some(u64::from_le_bytes(bytes.try_into().ok()?))
+            };
+            let (Some(member), Some(boot), Some(request)) = (word(0), word(1), word(2)) else {
                 continue;
-            }
-            let boot = u64::from_le_bytes(context[..8].try_into().expect("8 bytes"));
-            let request = u64::from_le_bytes(context[8..].try_into().expect("8 bytes"));
-            if boot != self.boot {
+            };
+            if (member, boot) != (self.id, self.boot) {
                 continue;
             }
             if let Some((key, reply)) = self.reads.remove(&request) {

@@ -2,8 +2,8 @@
 //! `register-mds` does it, with a small client written here (the core's workload clients
 //! are wired by the `sim` command): read = `GET`, write = `PUT if-match: *` with a fresh
 //! version, cas = `GET`, compare, then `PUT if-match: <version>`. The run: a few hundred
-//! ops from 5 threads over about 6 simulated seconds, with a random node cut off from
-//! 1 s to 2.5 s and a random node killed from 3 s to 4.5 s.
+//! ops from 5 threads over about 6 simulated seconds, by default with a random node cut
+//! off from 1 s to 2.5 s and a random node killed from 3.5 s to 5 s.
 //!
 //! Shared by the tests and the benchmark example (`#[path]`-included).
 
@@ -32,8 +32,9 @@ pub struct Scenario {
     pub concurrency: usize,
     /// Time between ops (over all threads).
     pub stagger: Duration,
-    /// Whether the partition and the kill happen.
-    pub faults: bool,
+    /// The faults, in order: each starts 1 s after the previous one stopped and lasts
+    /// 1.5 s. By default a partitioned node, then a killed node.
+    pub faults: Vec<Fault>,
 }
 
 impl Default for Scenario {
@@ -43,7 +44,7 @@ impl Default for Scenario {
             ops: 300,
             concurrency: 5,
             stagger: Duration::from_millis(20),
-            faults: true,
+            faults: vec![Fault::PartitionRandomNode, Fault::KillRandomNode],
         }
     }
 }
@@ -175,22 +176,15 @@ fn register_ops() -> jepsen_core::generator::Gen {
     ])
 }
 
-fn faults() -> jepsen_core::generator::Gen {
-    let s = Duration::from_millis;
-    let (partition, kill) = (
-        Fault::PartitionRandomNode.name(),
-        Fault::KillRandomNode.name(),
-    );
-    seq(vec![
-        sleep(s(1000)),
-        op_value("start", partition),
-        sleep(s(1500)),
-        op_value("stop", partition),
-        sleep(s(500)),
-        op_value("start", kill),
-        sleep(s(1500)),
-        op_value("stop", kill),
-    ])
+fn fault_schedule(faults: &[Fault]) -> jepsen_core::generator::Gen {
+    let mut steps = Vec::new();
+    for fault in faults {
+        steps.push(sleep(Duration::from_millis(1000)));
+        steps.push(op_value("start", fault.name()));
+        steps.push(sleep(Duration::from_millis(1500)));
+        steps.push(op_value("stop", fault.name()));
+    }
+    seq(steps)
 }
 
 /// Runs the scenario in the current simulation and returns its history.
@@ -222,10 +216,10 @@ pub async fn register_run(scenario: Scenario) -> History {
                 scenario.stagger,
                 limit(scenario.ops, register_ops()),
             ));
-            let gen = if scenario.faults {
-                any(vec![workload, on_nemesis(faults())])
-            } else {
+            let gen = if scenario.faults.is_empty() {
                 workload
+            } else {
+                any(vec![workload, on_nemesis(fault_schedule(&scenario.faults))])
             };
             run(
                 rt,
