@@ -13,6 +13,7 @@ compile_error!(
 
 pub mod iteration;
 pub mod network;
+pub mod restate;
 pub mod runtime;
 
 pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};

@@ -1,0 +1,3 @@
+//! What several tests (and the benchmark example) share.
+
+pub mod register_mds;
