@@ -132,7 +132,7 @@ pub fn verdict_name(v: Validity) -> &'static str {
 
 /// Why a result is not valid, in a few words: each failing checker's `error`, or its
 /// verdict. Empty when valid. The full story is in `--json`.
-fn reason(result: &CheckResult) -> String {
+pub fn reason(result: &CheckResult) -> String {
     let mut parts = Vec::new();
     for (name, value) in &result.details {
         let valid = value.get("valid?").and_then(Validity::from_value);

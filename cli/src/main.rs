@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod cluster;
 mod exit;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Check stored histories (EDN or JSON lines) with a checker; one verdict line per file.
     Check(check::CheckArgs),
+    /// Run the deterministic simulation of a modeled Restate cluster, seed after seed.
+    Sim(sim::SimArgs),
     /// Re-check a stored run with the checkers it was run with, and rewrite its results.
     Analyze(analyze::AnalyzeArgs),
     /// Measure the speed figures: check on reference histories, set-full on 1M ops, the interpreter.
@@ -42,6 +45,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Sim(args) => sim::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Cluster(args) => cluster::run(args),
     }

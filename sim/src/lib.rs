@@ -15,7 +15,9 @@ pub mod iteration;
 pub mod network;
 pub mod restate;
 pub mod runtime;
+pub mod test_run;
 
 pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};
 pub use network::{NetworkConfig, SimNetwork, SimNode};
 pub use runtime::{simulate, MadsimRuntime};
+pub use test_run::{modeled, run_test, SimTest};

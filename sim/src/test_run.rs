@@ -1,0 +1,85 @@
+//! One simulated test: a workload of the core, with its restatedev/jepsen schedule and a
+//! named fault, against the modeled Restate cluster, run by the core's interpreter on the
+//! cluster's control node. Everything random comes from the iteration's seed, so a seed
+//! replays its history exactly.
+
+use crate::restate::{wait_until_ready, BugSet, ClusterOptions, SimCluster, SimNemesis};
+use crate::MadsimRuntime;
+use jepsen_core::fault::Fault;
+use jepsen_core::generator::TestInfo;
+use jepsen_core::history::History;
+use jepsen_core::interpreter::{run, InterpreterOptions};
+use jepsen_core::runtime::Runtime;
+use jepsen_core::workload::transport::Transport;
+use jepsen_core::workload::{schedule, Workload, WorkloadOptions};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// What one simulated test runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimTest {
+    pub workload: Workload,
+    /// The fault the nemesis inflicts (`Fault::None`: no nemesis).
+    pub nemesis: Fault,
+    pub bugs: BugSet,
+    pub nodes: usize,
+    pub workload_options: WorkloadOptions,
+    /// How long a client waits for a response before its op ends `:info`.
+    pub client_timeout: Duration,
+}
+
+impl SimTest {
+    /// The node names, `n1` … `nN`, as the cluster names them.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("n{i}")).collect()
+    }
+}
+
+/// Whether the model serves `workload` (the virtual objects are not modeled yet).
+pub fn modeled(workload: Workload) -> bool {
+    matches!(workload, Workload::SetMds | Workload::RegisterMds)
+}
+
+/// Runs `test` in the current simulation (see [`crate::run_iteration`]) and returns its
+/// history; history times count from when the cluster was ready.
+pub async fn run_test(test: SimTest) -> History {
+    let cluster = SimCluster::start(ClusterOptions {
+        nodes: test.nodes,
+        bugs: test.bugs.clone(),
+        client_timeout: test.client_timeout,
+        ..ClusterOptions::default()
+    });
+    let nodes = cluster.nodes();
+    cluster
+        .run_control(move |cluster| async move {
+            let transport: Rc<dyn Transport> = Rc::new(cluster.borrow().transport());
+            let ready = wait_until_ready(&*transport, &nodes, Duration::from_secs(60)).await;
+            assert!(
+                ready,
+                "the modeled cluster did not become ready in 60 simulated seconds"
+            );
+            let rt = MadsimRuntime::current();
+            let mut options = test.workload_options.clone();
+            options.with_nemesis = test.nemesis != Fault::None;
+            let info = TestInfo {
+                nodes,
+                concurrency: options.concurrency,
+            };
+            let client = test.workload.client(transport, rt.rng("workload"));
+            let nemesis = SimNemesis::new(cluster, test.nemesis, rt.rng("nemesis"));
+            let gen = schedule(test.workload, &options);
+            run(
+                rt,
+                &info,
+                &InterpreterOptions::default(),
+                client,
+                Box::new(nemesis),
+                gen,
+                &mut |_| {},
+            )
+            .await
+            .expect("the interpreter completes the run")
+        })
+        .await
+        .expect("the control node is never killed")
+}
