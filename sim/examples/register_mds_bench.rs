@@ -7,14 +7,14 @@
 //!
 //!     cargo run --release -p restate-jepsen-sim --example register_mds_bench [ITERATIONS [JOBS]]
 
-#[path = "../tests/common/register_mds.rs"]
-mod register_mds;
+#[path = "../tests/common/register.rs"]
+mod register;
 
 use jepsen_core::checker::linearizable::Linearizable;
 use jepsen_core::checker::{CheckOptions, Checker, Validity};
 use jepsen_core::model::ModelKind;
 use jepsen_sim::run_iterations;
-use register_mds::{register_run, Scenario};
+use register::{register_run, Scenario};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
