@@ -49,6 +49,7 @@ pub async fn run_node(spec: Arc<NodeSpec>) {
         replication: spec.replication,
         internal: internal.clone(),
         metadata: metadata.clone(),
+        bugs: spec.member.bugs.clone(),
     });
     let partition = partition::start(context, 2 * spec.internal_timeout);
 

@@ -20,6 +20,7 @@
 //!   reads go through the log too, so the leader that answers is never a deposed one.
 
 use super::admin_api::{self, AdminCall};
+use super::bugs::{Bug, BugSet};
 use super::log_server::{LogRecord, LogReply, LogRequest};
 use super::metadata_server::MetadataClient;
 use super::metadata_store::{MetadataCommand, Precondition, VersionedValue};
@@ -59,6 +60,7 @@ pub struct PartitionContext {
     /// Node-to-node requests (with their timeout).
     pub internal: SimTransport,
     pub metadata: MetadataClient,
+    pub bugs: BugSet,
 }
 
 type Reply = oneshot::Sender<Response>;
@@ -173,14 +175,24 @@ impl Leader {
 
     async fn run(
         &mut self,
-        context: &PartitionContext,
+        context: &Rc<PartitionContext>,
         invocation: Invocation,
     ) -> Result<Outcome, String> {
         let record = LogRecord {
             epoch: self.epoch,
             payload: serde_json::to_vec(&invocation).expect("an invocation serializes"),
         };
-        append(context, self.epoch, self.next_lsn, record).await?;
+        if context.bugs.contains(&Bug::AckBeforeReplication) {
+            // The bug: answer at once; append in the background, where nobody waits for
+            // the outcome (so a leader cut off from the log servers goes on answering).
+            let context = context.clone();
+            let (epoch, lsn) = (self.epoch, self.next_lsn);
+            madsim::task::spawn_local(async move {
+                let _ = append(&context, epoch, lsn, record).await;
+            });
+        } else {
+            append(context, self.epoch, self.next_lsn, record).await?;
+        }
         self.next_lsn += 1;
         Ok(self.objects.invoke(&invocation))
     }
