@@ -1,20 +1,21 @@
-//! Benchmark: the register-over-metadata scenario of `tests/register_over_metadata.rs`
-//! (a 3-node modeled cluster with a Raft metadata store, 300 ops from 5 threads over
-//! about 6 simulated seconds, a partitioned node and a killed node), each iteration on a
-//! fresh thread with its own seed, then checked with the cas-register linearizability
+//! Benchmark: the register scenario of `tests/register_over_metadata.rs` and
+//! `tests/register_over_objects.rs` (a 3-node modeled cluster, 300 ops from 5 threads
+//! over about 6 simulated seconds, a partitioned node and a killed node) on the metadata
+//! store (`mds`, the default) or the `Register` virtual object (`vo`), each iteration on
+//! a fresh thread with its own seed, then checked with the cas-register linearizability
 //! checker. Prints iterations/s (simulation alone, and with the check), the ratio of
 //! simulated to wall time, and the verdicts.
 //!
-//!     cargo run --release -p restate-jepsen-sim --example register_mds_bench [ITERATIONS [JOBS]]
+//!     cargo run --release -p restate-jepsen-sim --example register_mds_bench [ITERATIONS [JOBS [mds|vo]]]
 
-#[path = "../tests/common/register_mds.rs"]
-mod register_mds;
+#[path = "../tests/common/register.rs"]
+mod register;
 
 use jepsen_core::checker::linearizable::Linearizable;
 use jepsen_core::checker::{CheckOptions, Checker, Validity};
 use jepsen_core::model::ModelKind;
 use jepsen_sim::run_iterations;
-use register_mds::{register_run, Scenario};
+use register::{register_run, Api, Scenario};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let iterations: u64 = args.next().map_or(100, |a| a.parse().expect("ITERATIONS"));
     let jobs: usize = args.next().map_or(2, |a| a.parse().expect("JOBS"));
+    let api = match args.next().as_deref() {
+        None | Some("mds") => Api::Metadata,
+        Some("vo") => Api::VirtualObject,
+        Some(other) => panic!("mds or vo, not {other}"),
+    };
     let checker = Linearizable::new(ModelKind::CasRegister).with_threads(1);
 
     let start = Instant::now();
@@ -31,8 +37,12 @@ fn main() {
     run_iterations(
         0..iterations,
         jobs,
-        |_rt| async {
-            let history = register_run(Scenario::default()).await;
+        move |_rt| async move {
+            let history = register_run(Scenario {
+                api,
+                ..Scenario::default()
+            })
+            .await;
             (history, madsim::time::TimeHandle::current().elapsed())
         },
         |seed, result| {
@@ -72,7 +82,7 @@ fn main() {
     let total = simulation + checking;
 
     println!(
-        "register-mds over the modeled cluster: {iterations} iterations, {jobs} jobs, {ops} history ops"
+        "register ({api:?}) over the modeled cluster: {iterations} iterations, {jobs} jobs, {ops} history ops"
     );
     println!(
         "  simulation: {:.2} s wall, {:.1} iterations/s, {:.1} simulated s per wall s ({:.1} simulated s in all)",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::register_mds::{register_run, Scenario};
+use common::register::{register_run, Scenario};
 use jepsen_core::checker::linearizable::Linearizable;
 use jepsen_core::checker::{CheckOptions, Checker, Validity};
 use jepsen_core::fault::Fault;

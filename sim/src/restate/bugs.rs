@@ -12,16 +12,21 @@ pub enum Bug {
     /// A metadata PUT is acknowledged by the Raft leader alone, checked against its own
     /// applied state, before the entry is committed by a quorum.
     MetadataCasWithoutQuorum,
+    /// The partition leader answers an invocation before its log record reached
+    /// `replication` log servers (the append goes on in the background, and nobody
+    /// notices when it fails).
+    AckBeforeReplication,
 }
 
 impl Bug {
     /// Every bug, in the order `--list-bugs` shows them.
-    pub const ALL: [Bug; 1] = [Bug::MetadataCasWithoutQuorum];
+    pub const ALL: [Bug; 2] = [Bug::MetadataCasWithoutQuorum, Bug::AckBeforeReplication];
 
     /// The name given on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Bug::MetadataCasWithoutQuorum => "metadata-cas-without-quorum",
+            Bug::AckBeforeReplication => "ack-before-replication",
         }
     }
 
@@ -31,6 +36,10 @@ impl Bug {
             Bug::MetadataCasWithoutQuorum => {
                 "a metadata PUT is acknowledged by the Raft leader alone, checked against \
                  its applied state, before a quorum commits it"
+            }
+            Bug::AckBeforeReplication => {
+                "the partition leader answers an invocation before its log record is \
+                 stored on default-replication log servers"
             }
         }
     }

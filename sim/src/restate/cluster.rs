@@ -34,12 +34,16 @@ pub struct ClusterOptions {
     pub disk: DiskTiming,
     /// The clients' request timeout ([`SimTransport`]).
     pub client_timeout: Duration,
+    /// `default-replication`: log servers that must store a partition's record.
+    pub replication: usize,
+    /// How long a node waits for another node's answer (Restate's short network timeouts).
+    pub internal_timeout: Duration,
     pub faults: FaultOptions,
 }
 
 impl Default for ClusterOptions {
     /// 3 nodes, no bugs, madsim's default network, Restate's Raft timing, the clients'
-    /// 5 s timeout (restatedev/jepsen's).
+    /// 5 s timeout (restatedev/jepsen's), replication 2, 1 s between nodes.
     fn default() -> Self {
         ClusterOptions {
             nodes: 3,
@@ -48,6 +52,8 @@ impl Default for ClusterOptions {
             raft: RaftTiming::default(),
             disk: DiskTiming::default(),
             client_timeout: Duration::from_secs(5),
+            replication: 2,
+            internal_timeout: Duration::from_secs(1),
             faults: FaultOptions::default(),
         }
     }
@@ -67,6 +73,12 @@ impl SimCluster {
     /// Panics outside a madsim simulation, or with no nodes.
     pub fn start(options: ClusterOptions) -> SimCluster {
         assert!(options.nodes >= 1, "a cluster needs at least one node");
+        assert!(
+            (1..=options.nodes).contains(&options.replication),
+            "replication must be between 1 and the number of nodes"
+        );
+        let directory = Arc::new(OnceLock::new());
+        let mut addresses = BTreeMap::new();
         let mut network = SimNetwork::new(options.network.clone());
         let peers = Arc::new(OnceLock::new());
         let voters: Vec<u64> = (1..=options.nodes as u64).collect();
@@ -85,15 +97,22 @@ impl SimCluster {
                     bugs: options.bugs.clone(),
                     timing: options.raft.clone(),
                 },
+                directory: directory.clone(),
+                replication: options.replication,
+                internal_timeout: options.internal_timeout,
             });
             let node = network.add_node(&name, move || run_node(spec.clone()));
             raft_addresses.insert(id, SocketAddr::new(node.ip, RAFT_PORT));
+            addresses.insert(name.clone(), node.ip);
             disks.insert(name.clone(), disk);
             names.push(name);
         }
         peers
             .set(raft_addresses)
             .expect("the peer addresses are set once");
+        directory
+            .set(addresses)
+            .expect("the addresses are set once");
         SimCluster {
             network,
             names,

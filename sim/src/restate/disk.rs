@@ -18,6 +18,7 @@
 //! run is short), so there are no Raft snapshots; the state machine is rebuilt after a
 //! restart by replaying the committed log.
 
+use super::log_server::LogStore;
 use raft::prelude::{ConfState, Entry, HardState};
 use raft::storage::MemStorage;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,8 @@ pub struct NodeDisk {
     raft: MemStorage,
     /// How many times the node started on this disk.
     boots: AtomicU64,
+    /// The log server's records (see [`super::log_server`]).
+    pub log: LogStore,
     timing: DiskTiming,
 }
 
@@ -55,6 +58,7 @@ impl NodeDisk {
         NodeDisk {
             raft: MemStorage::new_with_conf_state(ConfState::from((voters, vec![]))),
             boots: AtomicU64::new(0),
+            log: LogStore::default(),
             timing,
         }
     }
@@ -96,6 +100,11 @@ impl NodeDisk {
     /// Records the commit index (advisory, no sync: see the module docs).
     pub fn set_commit(&self, commit: u64) {
         self.raft.wl().mut_hard_state().commit = commit;
+    }
+
+    /// The time a sync takes.
+    pub fn sync_latency(&self) -> Duration {
+        self.timing.sync_latency
     }
 
     /// The synced Raft log's last index (0 when empty).

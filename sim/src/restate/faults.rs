@@ -10,8 +10,10 @@
 //!   restarts every killed node from its disk.
 //! - `pause-random-node`: pauses one node (connections are accepted, nothing answers);
 //!   `stop` resumes it.
-//! - `nuke-partition-state`: kills a node and restarts it (no partition store is
-//!   modeled yet, so nothing else is wiped); `stop` does nothing.
+//! - `nuke-partition-state`: kills a node and restarts it: its partition processor's
+//!   state lives only in memory (rebuilt from the log), so that is what is wiped; the log
+//!   servers' records stay (they are the log, not the partition store); `stop` does
+//!   nothing.
 //! - `packet-loss`: every message is lost with probability
 //!   [`FaultOptions::packet_loss`]; `stop` restores the baseline.
 //! - `latency-spike`: every message takes [`FaultOptions::latency_spike`] longer; `stop`

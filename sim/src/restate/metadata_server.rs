@@ -29,7 +29,7 @@
 use super::admin_api::{self, AdminCall};
 use super::bugs::{Bug, BugSet};
 use super::disk::NodeDisk;
-use super::metadata_store::{MetadataCommand, MetadataStore, WriteOutcome};
+use super::metadata_store::{MetadataCommand, MetadataStore, VersionedValue, WriteOutcome};
 use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 use jepsen_core::workload::transport::Response;
@@ -38,8 +38,10 @@ use raft::prelude::{Entry, EntryType, Message};
 use raft::storage::MemStorage;
 use raft::{RawNode, StateRole};
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -94,6 +96,8 @@ enum Event {
     Tick,
     Raft(Vec<Message>),
     Call(AdminCall, oneshot::Sender<Response>),
+    /// A read of this member's applied state, without a read index (may be stale).
+    LocalGet(String, oneshot::Sender<Option<VersionedValue>>),
 }
 
 /// A handle to call the member running on this node.
@@ -101,9 +105,25 @@ enum Event {
 pub struct MetadataClient {
     events: mpsc::UnboundedSender<Event>,
     timeout: Duration,
+    /// Whether this member is the Raft leader now.
+    leader: Rc<Cell<bool>>,
 }
 
 impl MetadataClient {
+    /// Whether this node's member is the Raft leader (as far as it knows).
+    pub fn is_leader(&self) -> bool {
+        self.leader.get()
+    }
+
+    /// The value of `key` in this member's applied state: possibly stale, for routing.
+    pub async fn local_get(&self, key: &str) -> Option<VersionedValue> {
+        let (reply, value) = oneshot::channel();
+        self.events
+            .unbounded_send(Event::LocalGet(key.to_string(), reply))
+            .ok()?;
+        value.await.ok().flatten()
+    }
+
     /// The response to `call`: the store's answer, or 503 if it has none in time.
     pub async fn call(&self, call: AdminCall) -> Response {
         let (reply, response) = oneshot::channel();
@@ -152,11 +172,13 @@ pub async fn start(spec: &MemberSpec, boot: u64) -> MetadataClient {
         }
     });
 
-    let mut member = Member::new(spec, boot, endpoint, inbox);
+    let leader = Rc::new(Cell::new(false));
+    let mut member = Member::new(spec, boot, endpoint, inbox, leader.clone());
     madsim::task::spawn_local(async move { member.run().await });
     MetadataClient {
         events,
         timeout: spec.timing.request_timeout,
+        leader,
     }
 }
 
@@ -185,6 +207,8 @@ struct Member {
     election: (u64, StateRole, u64, usize),
     /// The range election timeouts are drawn from, in ticks (Raft's: [election, 2 election)).
     election_range: (usize, usize),
+    /// Shared with the [`MetadataClient`]s: whether this member leads.
+    leader: Rc<Cell<bool>>,
 }
 
 impl Member {
@@ -193,6 +217,7 @@ impl Member {
         boot: u64,
         endpoint: Endpoint,
         inbox: mpsc::UnboundedReceiver<Event>,
+        leader: Rc<Cell<bool>>,
     ) -> Member {
         let config = raft::Config {
             id: spec.id,
@@ -225,6 +250,7 @@ impl Member {
             indexed_reads: Vec::new(),
             election: (u64::MAX, StateRole::Follower, 0, 0),
             election_range: (config.min_election_tick(), config.max_election_tick()),
+            leader,
         };
         member.settle_election_timeout();
         member
@@ -255,6 +281,9 @@ impl Member {
                 }
             }
             Event::Call(call, reply) => self.call(call, reply),
+            Event::LocalGet(key, reply) => {
+                let _ = reply.send(self.store.get(&key).cloned());
+            }
         }
         self.settle_election_timeout();
     }
@@ -418,5 +447,6 @@ impl Member {
             self.election = (role.0, role.1, role.2, timeout);
         }
         r.set_randomized_election_timeout(self.election.3);
+        self.leader.set(r.state == StateRole::Leader);
     }
 }

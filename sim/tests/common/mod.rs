@@ -1,3 +1,3 @@
 //! What several tests (and the benchmark example) share.
 
-pub mod register_mds;
+pub mod register;

@@ -1,9 +1,12 @@
-//! A register over the modeled cluster's metadata store, as restatedev/jepsen's
-//! `register-mds` does it, with a small client written here (the core's workload clients
-//! are wired by the `sim` command): read = `GET`, write = `PUT if-match: *` with a fresh
-//! version, cas = `GET`, compare, then `PUT if-match: <version>`. The run: a few hundred
-//! ops from 5 threads over about 6 simulated seconds, by default with a random node cut
-//! off from 1 s to 2.5 s and a random node killed from 3.5 s to 5 s.
+//! A register over the modeled cluster, with a small client written here (the core's
+//! workload clients are wired by the `sim` command), in two ways, as restatedev/jepsen's
+//! `register-mds` and `register-vo`:
+//! - the metadata store: read = `GET`, write = `PUT if-match: *` with a fresh version,
+//!   cas = `GET`, compare, then `PUT if-match: <version>`;
+//! - the `Register` virtual object: `POST /Register/{key}/get`, `/set`, `/cas`.
+//!
+//! The run: a few hundred ops from 5 threads over about 6 simulated seconds, by default
+//! with a random node cut off from 1 s to 2.5 s and a random node killed from 3.5 s to 5 s.
 //!
 //! Shared by the tests and the benchmark example (`#[path]`-included).
 
@@ -15,7 +18,9 @@ use jepsen_core::generator::{
 use jepsen_core::history::{History, Op, OpType, Value};
 use jepsen_core::interpreter::{run, InterpreterOptions};
 use jepsen_core::runtime::{Client, ClientError, LocalBoxFuture, Runtime, SharedRng};
-use jepsen_core::workload::transport::{Request, Response, Transport, TransportError, ADMIN_PORT};
+use jepsen_core::workload::transport::{
+    Request, Response, Transport, TransportError, ADMIN_PORT, INGRESS_PORT,
+};
 use jepsen_sim::restate::{wait_until_ready, BugSet, ClusterOptions, SimCluster, SimNemesis};
 use jepsen_sim::MadsimRuntime;
 use rand::Rng;
@@ -23,10 +28,19 @@ use std::rc::Rc;
 use std::time::Duration;
 
 const KEY: &str = "/metadata/jepsen-register";
+const OBJECT: &str = "/Register/jepsen-register";
+
+/// Where the register lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    Metadata,
+    VirtualObject,
+}
 
 /// The scenario's size and faults.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    pub api: Api,
     pub bugs: BugSet,
     pub ops: u64,
     pub concurrency: usize,
@@ -40,6 +54,7 @@ pub struct Scenario {
 impl Default for Scenario {
     fn default() -> Self {
         Scenario {
+            api: Api::Metadata,
             bugs: BugSet::new(),
             ops: 300,
             concurrency: 5,
@@ -52,6 +67,7 @@ impl Default for Scenario {
 /// The register client, bound to one node.
 #[derive(Clone)]
 struct RegisterClient {
+    api: Api,
     transport: Rc<dyn Transport>,
     rng: SharedRng,
     node: String,
@@ -76,7 +92,8 @@ fn status_failure(invoke: &Op, r: &Response) -> Op {
         _ => (OpType::Info, "unexpected-status"),
     };
     let mut done = invoke.complete(kind);
-    done.error = Some(ClientError::new(name, format!("status {}", r.status)).to_value());
+    let body = String::from_utf8_lossy(&r.body);
+    done.error = Some(ClientError::new(name, format!("status {}: {body}", r.status)).to_value());
     done
 }
 
@@ -114,7 +131,62 @@ impl RegisterClient {
         }
     }
 
+    /// The virtual object's handler `handler` with `body`.
+    async fn call_object(
+        &self,
+        invoke: &Op,
+        handler: &str,
+        body: serde_json::Value,
+    ) -> Result<Response, Op> {
+        let request = Request::new("POST", INGRESS_PORT, format!("{OBJECT}/{handler}")).json(&body);
+        let r = self
+            .transport
+            .send(&self.node, request)
+            .await
+            .map_err(|e| transport_failure(invoke, &e))?;
+        if r.status == 200 {
+            Ok(r)
+        } else {
+            Err(status_failure(invoke, &r))
+        }
+    }
+
+    async fn perform_on_object(&self, invoke: Op) -> Op {
+        let json = |v: &Value| serde_json::to_value(v).expect("a JSON value");
+        let outcome = match invoke.f.as_str() {
+            "read" => self
+                .call_object(&invoke, "get", serde_json::Value::Null)
+                .await
+                .map(|r| {
+                    let mut done = invoke.complete(OpType::Ok);
+                    done.value = match r.body_json() {
+                        Some(serde_json::Value::Number(n)) => Value::Int(n.as_i64().expect("int")),
+                        _ => Value::Nil,
+                    };
+                    done
+                }),
+            "write" => self
+                .call_object(&invoke, "set", json(&invoke.value))
+                .await
+                .map(|_| invoke.complete(OpType::Ok)),
+            "cas" => {
+                let [old, new] = invoke.value.as_slice().expect("[old new]") else {
+                    panic!("a cas is [old new]")
+                };
+                let body = serde_json::json!({"expected": json(old), "newValue": json(new)});
+                self.call_object(&invoke, "cas", body)
+                    .await
+                    .map(|_| invoke.complete(OpType::Ok))
+            }
+            other => panic!("no such register op {other}"),
+        };
+        outcome.unwrap_or_else(|done| done)
+    }
+
     async fn perform(&self, invoke: Op) -> Op {
+        if self.api == Api::VirtualObject {
+            return self.perform_on_object(invoke).await;
+        }
         match invoke.f.as_str() {
             "read" => match self.get(&invoke).await {
                 Ok(current) => {
@@ -187,6 +259,24 @@ fn fault_schedule(faults: &[Fault]) -> jepsen_core::generator::Gen {
     seq(steps)
 }
 
+/// Waits until every node's ingress runs an invocation.
+async fn objects_ready(transport: &dyn Transport, nodes: &[String], limit: Duration) -> bool {
+    let start = madsim::time::Instant::now();
+    for node in nodes {
+        loop {
+            let probe = Request::new("POST", INGRESS_PORT, "/Register/jepsen-readiness-probe/get");
+            if matches!(transport.send(node, probe).await, Ok(r) if r.status == 200) {
+                break;
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    true
+}
+
 /// Runs the scenario in the current simulation and returns its history.
 pub async fn register_run(scenario: Scenario) -> History {
     let cluster = SimCluster::start(ClusterOptions {
@@ -199,6 +289,10 @@ pub async fn register_run(scenario: Scenario) -> History {
             let transport: Rc<dyn Transport> = Rc::new(cluster.borrow().transport());
             let ready = wait_until_ready(&*transport, &nodes, Duration::from_secs(30)).await;
             assert!(ready, "the metadata store elects a leader");
+            if scenario.api == Api::VirtualObject {
+                let ready = objects_ready(&*transport, &nodes, Duration::from_secs(30)).await;
+                assert!(ready, "the partition gets a leader");
+            }
             // Times in the history count from here.
             let rt = MadsimRuntime::current();
             let test = TestInfo {
@@ -206,6 +300,7 @@ pub async fn register_run(scenario: Scenario) -> History {
                 concurrency: scenario.concurrency,
             };
             let client = RegisterClient {
+                api: scenario.api,
                 transport,
                 rng: rt.rng("register-versions"),
                 node: String::new(),
