@@ -12,7 +12,7 @@ use jepsen_core::history::{History, Value};
 use jepsen_core::store::Store;
 use jepsen_core::workload::{Workload, WorkloadOptions};
 use jepsen_sim::restate::{Bug, BugSet};
-use jepsen_sim::{check_determinism, modeled, run_iterations, run_test, SimTest};
+use jepsen_sim::{check_determinism, run_iterations, run_test, SimTest};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,8 +24,7 @@ pub struct SimArgs {
     /// How many iterations (seeds) to run.
     #[arg(long, default_value_t = 100)]
     pub iterations: u64,
-    /// The workload: set-mds or register-mds (the virtual-object workloads need a model
-    /// of partitions, not built yet).
+    /// The workload: set-vo, set-mds, register-vo or register-mds.
     #[arg(long, default_value = "register-mds")]
     pub workload: String,
     /// The fault the nemesis inflicts (partition-random-node, kill-random-node, ..., none).
@@ -90,11 +89,6 @@ fn test_from(args: &SimArgs) -> Result<SimTest, Failure> {
         .workload
         .parse()
         .map_err(|e| Failure::bad_input(format!("--workload: {e}")))?;
-    if !modeled(workload) {
-        return Err(Failure::bad_input(format!(
-            "--workload {workload}: the simulation models the metadata store only so far; use set-mds or register-mds"
-        )));
-    }
     let nemesis: Fault = args
         .nemesis
         .parse()

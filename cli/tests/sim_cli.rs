@@ -122,7 +122,7 @@ fn every_fault_replays_deterministically() {
         "packet-loss",
         "latency-spike",
     ] {
-        for workload in ["register-mds", "set-mds"] {
+        for workload in ["register-mds", "set-mds", "register-vo", "set-vo"] {
             let o = sim(
                 &[
                     "--seed",
@@ -190,7 +190,6 @@ fn bad_input_is_one_line_and_254() {
     let store = tempfile::tempdir().unwrap();
     for (args, says) in [
         (vec!["--workload", "tree"], "--workload"),
-        (vec!["--workload", "set-vo"], "metadata store only"),
         (vec!["--nemesis", "meteor"], "--nemesis"),
         (vec!["--bug", "gremlin"], "--bug"),
         (vec!["--concurrency", "x"], "--concurrency"),

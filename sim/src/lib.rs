@@ -20,4 +20,4 @@ pub mod test_run;
 pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};
 pub use network::{NetworkConfig, SimNetwork, SimNode};
 pub use runtime::{simulate, MadsimRuntime};
-pub use test_run::{modeled, run_test, SimTest};
+pub use test_run::{run_test, SimTest};

@@ -35,11 +35,6 @@ impl SimTest {
     }
 }
 
-/// Whether the model serves `workload` (the virtual objects are not modeled yet).
-pub fn modeled(workload: Workload) -> bool {
-    matches!(workload, Workload::SetMds | Workload::RegisterMds)
-}
-
 /// Runs `test` in the current simulation (see [`crate::run_iteration`]) and returns its
 /// history; history times count from when the cluster was ready.
 pub async fn run_test(test: SimTest) -> History {
