@@ -454,7 +454,8 @@ fn the_services_answer_the_workloads_on_a_real_restate_and_only_the_broken_set_l
         Some(json!([])),
         "the broken variant kept an add across a kill"
     );
-    // ...while what the durable variant stored in Restate is still there, unseen by it.
+    // It does not read Restate state: the element the durable variant stored there is
+    // invisible to it.
     assert_eq!(
         node.call_ok("POST", "/Set/durable/get", None),
         Some(json!([])),
