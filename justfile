@@ -8,6 +8,10 @@ check-example:
 test:
     bash scripts/test.sh
 
+# Build the SDK services bundle services/dist/services.js (npm ci, then esbuild).
+make-services:
+    cd services && npm ci --ignore-scripts --no-audit --no-fund && npm run build
+
 # A real 3-node cluster on this machine: network namespaces, a bridge, sshd per node (root).
 local-cluster-up nodes="3":
     cargo run --release -- cluster up --nodes {{nodes}}

@@ -47,5 +47,14 @@ if ! grep -qs "\"version\": \"$restate_version\"" "$npm_dir/node_modules/@restat
     "@restatedev/restate-server@$restate_version" "@restatedev/restatectl@$restate_version"
 fi
 
+# The SDK services (services/): `npm ci` when the lock file changed since the last install
+# (no install scripts run: esbuild's binary comes in its platform package), then the bundle
+# services/dist/services.js that the services test runs on a node.
+if ! cmp -s services/package-lock.json services/node_modules/.installed-package-lock.json; then
+  (cd services && npm ci --ignore-scripts --no-audit --no-fund --silent)
+  cp services/package-lock.json services/node_modules/.installed-package-lock.json
+fi
+(cd services && npm run --silent build)
+
 cargo fmt --all -- --check
 cargo test --workspace --release 2>&1
