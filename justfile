@@ -1,6 +1,10 @@
 # Common recipes. `just --list` shows them.
 
-# Check one of the reference histories (the README's main command).
+# 1000 seeds of the simulation (the README's main command).
+sim:
+    cargo run --release -- sim --seed 42 --iterations 1000
+
+# Check one of the reference histories.
 check-example:
     cargo run --release -- check --model cas-register ../shared/histories/etcd/etcd_002.edn
 
