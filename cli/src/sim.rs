@@ -42,7 +42,7 @@ pub struct SimArgs {
     /// Simulated seconds the workload runs after the final heal (restatedev/jepsen: 10 s
     /// with a 5 s client timeout); longer than --client-timeout, so that ops stuck in a
     /// fault have ended before the heal checker looks at each node's last ops.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 5.0)]
     pub heal_time: f64,
     /// Simulated seconds a client waits for a response before its op ends :info.
     #[arg(long, default_value_t = 1.0)]
