@@ -211,7 +211,8 @@ impl RealNemesis {
     /// A nemesis inflicting `fault` on `nodes` (their addresses) through `remote` and
     /// `db`, choosing nodes and grudges with `rng`. Faults this world cannot inflict
     /// (packet loss and latency need tc netem; nuke-partition-state needs the DB layer's
-    /// data folder) are refused.
+    /// data folder) are refused, and so are partitions over a local remote (`--no-ssh`),
+    /// which would put iptables rules on this machine.
     pub fn new(
         fault: Fault,
         nodes: Vec<String>,
@@ -223,6 +224,11 @@ impl RealNemesis {
             Fault::PacketLoss | Fault::LatencySpike | Fault::NukePartitionState => {
                 return Err(format!(
                     "nemesis {fault} is not available against a real cluster yet"
+                ))
+            }
+            fault if fault.is_partition() && remote.is_local() => {
+                return Err(format!(
+                    "nemesis {fault} needs SSH nodes: with --no-ssh its iptables rules would cut this machine's own network"
                 ))
             }
             _ => {}

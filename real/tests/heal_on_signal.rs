@@ -95,6 +95,7 @@ fn sigterm_heals_before_the_process_exits() {
         fn drop(&mut self) {
             let _ = Command::new("kill")
                 .args(["-9", &self.0.to_string()])
+                .stderr(Stdio::null())
                 .status();
         }
     }

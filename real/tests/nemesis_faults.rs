@@ -282,6 +282,19 @@ fn faults_this_world_cannot_inflict_are_refused() {
         .expect("refused");
         assert!(err.contains(fault.name()), "{err}");
     }
+    // Over --no-ssh a partition would cut this machine's own network: refused.
+    for fault in Fault::ALL.into_iter().filter(|f| f.is_partition()) {
+        let err = RealNemesis::new(
+            fault,
+            vec!["n1".into(), "n2".into()],
+            remote.clone(),
+            db.clone(),
+            ChaCha8Rng::seed_from_u64(0),
+        )
+        .err()
+        .expect("refused");
+        assert!(err.contains("--no-ssh"), "{err}");
+    }
     let none = RealNemesis::new(
         Fault::None,
         vec!["n1".into()],

@@ -55,6 +55,10 @@ async fn copy(node: &str, from: &Path, to: &Path) -> Result<(), RemoteError> {
 }
 
 impl Remote for LocalRemote {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn run<'a>(
         &'a self,
         node: &'a str,

@@ -117,6 +117,12 @@ pub trait Remote: Send + Sync {
         local: &'a Path,
     ) -> BoxFuture<'a, Result<(), RemoteError>>;
 
+    /// Whether every "node" is this machine (`--no-ssh`): then faults that act on the
+    /// network stack (iptables) would hit the host itself, and are refused.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Runs `command` on `node`; a non-zero exit status is an error that names the node,
     /// the command, the status and stderr.
     fn exec<'a>(
