@@ -2,5 +2,9 @@
 //! (HTTP clients, SSH control, genuine faults). Depends on the core only; never on `sim`.
 
 pub mod cluster;
+pub mod daemon;
+pub mod heal_on_exit;
 pub mod http_transport;
+pub mod nemesis;
+pub mod remote;
 pub mod tokio_runtime;

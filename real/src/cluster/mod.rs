@@ -7,7 +7,7 @@
 //! Everything made is first recorded in `<dir>/state.txt` ([`state`]); `down` and a failed
 //! `up` undo exactly the recorded items, so a half-made cluster is never left behind.
 
-mod command;
+pub(crate) mod command;
 mod network;
 mod sshd;
 mod state;
