@@ -52,6 +52,12 @@ fn run(cli: Cli) -> Result<i32, Failure> {
 }
 
 fn main() {
+    // Like any Unix filter, end quietly when the reader goes away (`sim ... | head`)
+    // instead of failing on the next write. Rust ignores SIGPIPE by default.
+    // SAFETY: restoring the default disposition of a signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
