@@ -14,22 +14,15 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_restate-jepsen");
+mod common;
+
+use common::{npm_binary, restate_jepsen, ssh, ssh_ok, text, ClusterGuard};
+
 const PARTITIONS: usize = 4;
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn npm_binary(package: &str, name: &str) -> PathBuf {
-    repository()
-        .join(".tools/npm/node_modules/@restatedev")
-        .join(format!("{package}-linux-x64/bin/{name}"))
-}
 
 /// Why this machine cannot run the test, if it cannot.
 fn missing_prerequisite() -> Option<String> {
@@ -55,69 +48,6 @@ fn missing_prerequisite() -> Option<String> {
         }
     }
     None
-}
-
-fn restate_jepsen(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `cluster down` when dropped, so a failing test leaves nothing behind.
-struct ClusterGuard {
-    dir: PathBuf,
-}
-
-impl ClusterGuard {
-    fn down(&self) -> Output {
-        restate_jepsen(&["cluster", "down", "--dir", &self.dir.to_string_lossy()])
-    }
-}
-
-impl Drop for ClusterGuard {
-    fn drop(&mut self) {
-        let _ = self.down();
-    }
-}
-
-/// `ssh root@ip command` with the cluster's key; the output, whatever the exit status.
-fn ssh(key: &Path, ip: &str, command: &str) -> Output {
-    Command::new("ssh")
-        .arg("-i")
-        .arg(key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=5",
-        ])
-        .arg(format!("root@{ip}"))
-        .arg(command)
-        .output()
-        .expect("ssh runs")
-}
-
-fn ssh_ok(key: &Path, ip: &str, command: &str) -> String {
-    let out = ssh(key, ip, command);
-    assert!(
-        out.status.success(),
-        "ssh {ip} `{command}` failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 /// The HTTP status of `GET path` on `ip:port`, or None when it does not answer.

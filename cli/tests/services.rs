@@ -23,19 +23,17 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_restate-jepsen");
+mod common;
+
+use common::{npm_binary, repository, restate_jepsen, ssh_ok, text, ClusterGuard};
+
 const SERVICES_PORT: u16 = 9080;
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn restate_server() -> PathBuf {
-    repository()
-        .join(".tools/npm/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server")
+    npm_binary("restate-server", "restate-server")
 }
 
 fn services_bundle() -> PathBuf {
@@ -75,55 +73,6 @@ fn missing_prerequisite() -> Option<String> {
         return Some("node is not on the PATH".into());
     }
     None
-}
-
-fn restate_jepsen(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `cluster down` when dropped, so a failing test leaves nothing behind.
-struct ClusterGuard {
-    dir: PathBuf,
-}
-
-impl ClusterGuard {
-    fn down(&self) -> Output {
-        restate_jepsen(&["cluster", "down", "--dir", &self.dir.to_string_lossy()])
-    }
-}
-
-impl Drop for ClusterGuard {
-    fn drop(&mut self) {
-        let _ = self.down();
-    }
-}
-
-/// `ssh root@ip command` with the cluster's key; its stdout, asserting success.
-fn ssh_ok(key: &Path, ip: &str, command: &str) -> String {
-    let out = Command::new("ssh")
-        .arg("-i")
-        .arg(key)
-        .args(["-o", "StrictHostKeyChecking=no"])
-        .args(["-o", "UserKnownHostsFile=/dev/null"])
-        .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
-        .args(["-o", "ConnectTimeout=5"])
-        .arg(format!("root@{ip}"))
-        .arg(command)
-        .output()
-        .expect("ssh runs");
-    assert!(
-        out.status.success(),
-        "ssh {ip} `{command}` failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 fn listening(ip: &str, port: u16) -> bool {
