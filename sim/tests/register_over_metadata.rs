@@ -6,36 +6,12 @@
 mod common;
 
 use common::register::{register_run, Scenario};
-use jepsen_core::checker::linearizable::Linearizable;
-use jepsen_core::checker::{CheckOptions, Checker, Validity};
+use common::{check, outcomes};
+use jepsen_core::checker::Validity;
 use jepsen_core::fault::Fault;
-use jepsen_core::history::{History, OpType, Process};
-use jepsen_core::model::ModelKind;
+use jepsen_core::history::Process;
 use jepsen_sim::restate::Bug;
 use jepsen_sim::{check_determinism, run_iteration};
-use std::collections::BTreeMap;
-
-fn check(history: &History) -> Validity {
-    Linearizable::new(ModelKind::CasRegister)
-        .check(history, &CheckOptions::default())
-        .valid
-}
-
-/// Counts of client completions by type, e.g. {"ok": 250, "fail": 40, "info": 10}.
-fn outcomes(history: &History) -> BTreeMap<&'static str, usize> {
-    let mut counts = BTreeMap::new();
-    for op in &history.ops {
-        if matches!(op.process, Process::Client(_)) && op.kind != OpType::Invoke {
-            let name = match op.kind {
-                OpType::Ok => "ok",
-                OpType::Fail => "fail",
-                _ => "info",
-            };
-            *counts.entry(name).or_default() += 1;
-        }
-    }
-    counts
-}
 
 #[test]
 fn the_register_is_linearizable_under_partitions_and_crashes() {

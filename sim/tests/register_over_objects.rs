@@ -6,34 +6,10 @@
 mod common;
 
 use common::register::{register_run, Api, Scenario};
-use jepsen_core::checker::linearizable::Linearizable;
-use jepsen_core::checker::{CheckOptions, Checker, Validity};
+use common::{check, outcomes};
+use jepsen_core::checker::Validity;
 use jepsen_core::fault::Fault;
-use jepsen_core::history::{History, OpType, Process};
-use jepsen_core::model::ModelKind;
 use jepsen_sim::{check_determinism, run_iteration};
-use std::collections::BTreeMap;
-
-fn check(history: &History) -> Validity {
-    Linearizable::new(ModelKind::CasRegister)
-        .check(history, &CheckOptions::default())
-        .valid
-}
-
-fn outcomes(history: &History) -> BTreeMap<&'static str, usize> {
-    let mut counts = BTreeMap::new();
-    for op in &history.ops {
-        if matches!(op.process, Process::Client(_)) && op.kind != OpType::Invoke {
-            let name = match op.kind {
-                OpType::Ok => "ok",
-                OpType::Fail => "fail",
-                _ => "info",
-            };
-            *counts.entry(name).or_default() += 1;
-        }
-    }
-    counts
-}
 
 fn objects(faults: Vec<Fault>) -> Scenario {
     Scenario {
