@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod cluster;
 mod exit;
+mod real;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Make (`up`) or remove (`down`) a real cluster's nodes on this machine: network namespaces with sshd.
     Cluster(cluster::ClusterArgs),
+    /// Run a workload against a real Restate cluster over SSH, with genuine faults.
+    Real(Box<real::RealArgs>),
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {
@@ -48,6 +51,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Sim(args) => sim::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Cluster(args) => cluster::run(args),
+        Command::Real(args) => real::run(*args),
     }
 }
 

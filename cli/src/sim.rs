@@ -68,7 +68,7 @@ pub struct SimArgs {
 }
 
 /// `Nn` (N per node) or `N`.
-fn parse_concurrency(text: &str, nodes: usize) -> Result<usize, Failure> {
+pub(crate) fn parse_concurrency(text: &str, nodes: usize) -> Result<usize, Failure> {
     let bad = || {
         Failure::bad_input(format!(
             "--concurrency {text}: give a number N, or Nn for N per node"

@@ -3,8 +3,11 @@
 
 pub mod cluster;
 pub mod daemon;
+pub mod db;
 pub mod heal_on_exit;
 pub mod http_transport;
+pub mod metadata_transport;
 pub mod nemesis;
 pub mod remote;
+pub mod test_run;
 pub mod tokio_runtime;
