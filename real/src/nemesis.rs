@@ -30,6 +30,25 @@ pub trait DbControl: Send + Sync {
     fn pause<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), RemoteError>>;
     /// Continues a paused server on `node` with SIGCONT.
     fn resume<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), RemoteError>>;
+
+    /// Whether [`DbControl::wipe_partition_store`] is available.
+    fn can_wipe_partition_store(&self) -> bool {
+        false
+    }
+
+    /// Moves the partition store of the (killed) server on `node` aside, as
+    /// restatedev/jepsen's nuke-partition-state does.
+    fn wipe_partition_store<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(), RemoteError>> {
+        Box::pin(async move {
+            Err(RemoteError::Io {
+                node: node.to_string(),
+                message: "this database cannot wipe a partition store".to_string(),
+            })
+        })
+    }
 }
 
 /// The faults in force.
@@ -221,9 +240,14 @@ impl RealNemesis {
         rng: ChaCha8Rng,
     ) -> Result<RealNemesis, String> {
         match fault {
-            Fault::PacketLoss | Fault::LatencySpike | Fault::NukePartitionState => {
+            Fault::PacketLoss | Fault::LatencySpike => {
                 return Err(format!(
-                    "nemesis {fault} is not available against a real cluster yet"
+                    "nemesis {fault} needs tc netem, which this tool does not drive yet"
+                ))
+            }
+            Fault::NukePartitionState if !db.can_wipe_partition_store() => {
+                return Err(format!(
+                    "nemesis {fault} needs a database that can wipe a node's partition store"
                 ))
             }
             fault if fault.is_partition() && remote.is_local() => {
@@ -277,6 +301,24 @@ impl RealNemesis {
                     self.healer.db.pause(&node).await?;
                     Ok(keyed("paused", node_list(&[node])))
                 }
+            }
+            Fault::NukePartitionState => {
+                let Some(node) = self.nodes.choose(&mut self.rng).cloned() else {
+                    return Ok(Value::keyword("no-nodes"));
+                };
+                // Killed first (recorded, so a nuke cut short is restarted on heal), the
+                // store moved aside, then started again on an empty partition store.
+                self.healer
+                    .inflicted
+                    .lock()
+                    .unwrap()
+                    .killed
+                    .insert(node.clone());
+                self.healer.db.kill(&node).await?;
+                self.healer.db.wipe_partition_store(&node).await?;
+                self.healer.db.start(&node).await?;
+                self.healer.inflicted.lock().unwrap().killed.remove(&node);
+                Ok(keyed("nuked", node_list(&[node])))
             }
             fault => {
                 let grudge = fault

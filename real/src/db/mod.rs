@@ -189,9 +189,21 @@ impl RestateDb {
 
     /// The nemesis's handle on the nodes: kill, start, pause and resume a whole node.
     pub fn control(&self) -> Arc<dyn DbControl> {
+        let partition_stores = self
+            .spec
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let store = format!("{}/{}/db", paths_of(&self.spec, i).data(), ClusterConfig::node_name(i));
+                (node.clone(), store)
+            })
+            .collect();
         Arc::new(NodeProcesses {
             server: self.server.clone(),
             services: self.services.clone(),
+            remote: self.remote.clone(),
+            partition_stores,
         })
     }
 
@@ -503,6 +515,9 @@ pub fn partitions_with_active_leader(listing: &str) -> std::collections::BTreeSe
 struct NodeProcesses {
     server: Arc<PidFileDaemon>,
     services: Arc<PidFileDaemon>,
+    remote: Arc<dyn Remote>,
+    /// Each node's partition store (`<data>/n<i>/db`).
+    partition_stores: BTreeMap<String, String>,
 }
 
 impl DbControl for NodeProcesses {
@@ -531,6 +546,27 @@ impl DbControl for NodeProcesses {
         Box::pin(async move {
             let (a, b) = futures::join!(self.server.resume(node), self.services.resume(node));
             a.and(b)
+        })
+    }
+
+    fn can_wipe_partition_store(&self) -> bool {
+        true
+    }
+
+    /// Moves `<data>/n<i>/db` to `db.nuked-<epoch seconds>` (kept for the post-mortem).
+    fn wipe_partition_store<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), RemoteError>> {
+        Box::pin(async move {
+            let Some(store) = self.partition_stores.get(node) else {
+                return Err(RemoteError::Io {
+                    node: node.to_string(),
+                    message: "no partition store is known for this node".to_string(),
+                });
+            };
+            let command = format!(
+                "if [ -d {store} ]; then mv {store} {store}.nuked-$(date +%s%N); fi",
+                store = shell_quote(store)
+            );
+            self.remote.sudo(node, &command).await.map(drop)
         })
     }
 }
