@@ -1,8 +1,8 @@
 //! The AWS CDK app in `aws/` (the EC2 cluster for `real --nodes-file aws/nodes.txt`), checked
 //! offline: `cdk synth` runs with no AWS credentials and no network (a fresh HOME, no AWS
 //! variables, the instance metadata service disabled, CDK's notices, version check and
-//! telemetry off), under a time limit so that a synth waiting on the network fails instead
-//! of hanging. The template is then read as JSON and its resources checked: N t3.small
+//! telemetry off, and as root in a network namespace with no network at all), under a time
+//! limit so that a synth waiting on the network fails instead of hanging. The template is then read as JSON and its resources checked: N t3.small
 //! Debian nodes with 16 GiB disks, one security group open between the nodes and to the
 //! given CIDR only, an ED25519 key pair, the outputs `aws/scripts/write-nodes.ts` reads.
 //! That script is run too, against a stack-outputs file and a stand-in `aws` command.
@@ -43,10 +43,27 @@ fn npm_bin(name: &str) -> PathBuf {
     path
 }
 
-/// Runs a command in `aws/` with no AWS credentials or configuration and no phoning home;
-/// kills it and fails if it outlives [`SYNTH_TIME_LIMIT`].
+/// Whether commands can run in a network namespace of their own (root, `unshare`).
+fn can_unshare_network() -> bool {
+    Command::new("unshare")
+        .args(["--net", "--", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a command in `aws/` with no AWS credentials or configuration and no phoning home
+/// (as root: in a network namespace of its own, which has no network at all); kills it and
+/// fails if it outlives [`SYNTH_TIME_LIMIT`].
 fn run_offline(program: &Path, args: &[String], home: &Path) -> Output {
-    let mut command = Command::new(program);
+    let mut command = if can_unshare_network() {
+        let mut command = Command::new("unshare");
+        command.args(["--net", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    };
     command.args(args).current_dir(aws_dir());
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("AWS_") || key.to_string_lossy().starts_with("CDK_") {
