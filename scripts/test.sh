@@ -56,5 +56,12 @@ if ! cmp -s services/package-lock.json services/node_modules/.installed-package-
 fi
 (cd services && npm run --silent build)
 
+# The AWS CDK app (aws/): `npm ci` when its lock file changed since the last install (no
+# install scripts run), for the offline `cdk synth` test (cli/tests/aws_stack.rs).
+if ! cmp -s aws/package-lock.json aws/node_modules/.installed-package-lock.json; then
+  (cd aws && npm ci --ignore-scripts --no-audit --no-fund --silent)
+  cp aws/package-lock.json aws/node_modules/.installed-package-lock.json
+fi
+
 cargo fmt --all -- --check
 cargo test --workspace --release 2>&1
