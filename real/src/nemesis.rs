@@ -17,7 +17,6 @@ use jepsen_core::runtime::{ClientError, LocalBoxFuture, Nemesis};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
-use std::net::ToSocketAddrs;
 use std::sync::{Arc, Mutex};
 
 /// What the nemesis needs from the database layer: stop and start its server on a node.
@@ -187,15 +186,12 @@ impl Healer {
     }
 }
 
-/// The IPv4/IPv6 address iptables should match for `node` (resolved once, as Jepsen does
-/// with `net/ip`); the name itself when it does not resolve.
+/// What iptables on a node should match for `node`: the node's name as given. iptables
+/// resolves a host name on the node itself when the rule is added (as Jepsen's `net/ip`
+/// does on the node): in a cloud, a node's public name resolves to its private address
+/// there, which is where the traffic between nodes comes from.
 fn address_of(node: &str) -> String {
-    (node, 0)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| node.to_string())
+    node.to_string()
 }
 
 fn node_list(nodes: &[String]) -> Value {
