@@ -8,6 +8,7 @@
 //! `up` undo exactly the recorded items, so a half-made cluster is never left behind.
 
 pub(crate) mod command;
+mod containers;
 mod network;
 mod sshd;
 mod state;
@@ -165,6 +166,7 @@ fn preflight(spec: &ClusterSpec) -> Result<PathBuf, ClusterError> {
     for (tool, package) in [
         ("ip", "iproute2"),
         ("unshare", "util-linux"),
+        ("nsenter", "util-linux"),
         ("ssh-keygen", "openssh-client"),
         ("bash", "bash"),
         ("kill", "procps"),
@@ -261,8 +263,10 @@ fn build(
 
     let mut started = Vec::new();
     for node in &nodes {
+        let containers = containers::ContainerFiles::in_dir(&node.dir);
+        containers.write()?;
         let files = sshd::SshdFiles::in_dir(&node.dir);
-        files.write(&node.dir, node.ip, &authorized_keys)?;
+        files.write(&node.dir, node.ip, &authorized_keys, &containers)?;
         let mut child = files.start(&node.netns, &node.name, sshd)?;
         if let Err(e) = state.record(Item::Pid(child.id())) {
             let _ = child.kill();
