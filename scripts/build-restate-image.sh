@@ -8,7 +8,9 @@
 #
 # TAG defaults to localhost/restate-jepsen:1.7.12, BINARY to the npm package's binary in
 # .tools/ (scripts/test.sh installs it). Uses podman (runc, cgroupfs, no default ulimits:
-# a containers.conf of its own unless CONTAINERS_CONF is set) or, if there is none, docker.
+# a containers.conf of its own unless CONTAINERS_CONF is set) with a storage of its own in
+# a temporary folder, so nothing is left in the host's image store; or docker if there is
+# no podman.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -20,14 +22,15 @@ binary="${3:-$root/.tools/npm/node_modules/@restatedev/restate-server-linux-x64/
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 if command -v podman >/dev/null; then
-  engine=podman
+  # vfs: plain folders, no mounts to undo before the folder is removed.
+  engine=(podman --root "$context/storage" --runroot "$context/run" --storage-driver vfs)
   if [ -z "${CONTAINERS_CONF:-}" ]; then
     printf '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n' \
       > "$context/containers.conf"
     export CONTAINERS_CONF="$context/containers.conf"
   fi
 else
-  engine=docker
+  engine=(docker)
 fi
 
 mkdir "$context/build"
@@ -45,10 +48,10 @@ WORKDIR /
 ENTRYPOINT ["/usr/local/bin/restate-server"]
 EOF
 
-"$engine" build --quiet --tag "$tag" --file "$context/build/Containerfile" "$context/build" >/dev/null
+"${engine[@]}" build --quiet --tag "$tag" --file "$context/build/Containerfile" "$context/build" >/dev/null
 rm -f "$out"
-if [ "$engine" = podman ]; then
-  podman save --quiet --format docker-archive --output "$out" "$tag"
+if [ "${engine[0]}" = podman ]; then
+  "${engine[@]}" save --quiet --format docker-archive --output "$out" "$tag"
 else
   docker save --output "$out" "$tag"
 fi

@@ -258,14 +258,27 @@ fn restate_runs_in_containers_on_netns_nodes() {
         http_status(victim, 5122, "/health") == Some(200)
     });
 
-    // Teardown: every container removed (twice is fine), then the cluster.
-    for node in &nodes {
+    // Teardown: the containers removed (twice is fine), then the cluster; the last node's
+    // container is left running (as `--leave-db-running` would): `cluster down` ends it too.
+    for node in &nodes[..2] {
         block_on(server.remove(node)).unwrap();
         block_on(server.remove(node)).unwrap();
         let left = block_on(ssh.exec(node, "docker ps --all --quiet")).unwrap();
         assert_eq!(left.stdout.trim(), "", "containers left on {node}");
         assert!(!accepts(node, 5122));
     }
+    let running_id = block_on(ssh.exec(
+        victim,
+        &format!(
+            "docker inspect --format '{{{{.Id}}}}' {}",
+            specs[victim].name
+        ),
+    ))
+    .unwrap()
+    .stdout
+    .trim()
+    .to_string();
+    assert_eq!(running_id.len(), 64, "{running_id}");
     let dir = tc.cluster.dir.clone();
     let prefix = tc.cluster.subnet.name_prefix();
     assert!(cluster::down(&dir).unwrap());
@@ -282,6 +295,13 @@ fn restate_runs_in_containers_on_netns_nodes() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(&dir_text), "mounts left: {mounts}");
     assert!(!dir.exists());
+    let cgroups = std::process::Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "3", "-name"])
+        .arg(format!("*{running_id}*"))
+        .output()
+        .unwrap();
+    let cgroups = String::from_utf8_lossy(&cgroups.stdout);
+    assert_eq!(cgroups.trim(), "", "cgroups left");
 
     eprintln!(
         "image: build {:.1} s; install on 3 nodes (upload + load, in parallel) {:.1} s, again {:.2} s; \

@@ -61,3 +61,52 @@ impl ContainerFiles {
         std::fs::write(&self.storage_conf, storage_conf).map_err(|e| fail(&self.storage_conf, e))
     }
 }
+
+/// Removes the cgroups podman made for the node's containers (`libpod_parent/libpod-<id>`
+/// in every cgroup hierarchy) once their processes are gone: a container that was still
+/// running when its node was killed leaves them behind, empty. Ids come from the node's
+/// container storage; a node that never ran a container has none.
+pub fn remove_leftover_cgroups(node_dir: &Path) -> Result<(), ClusterError> {
+    let containers = ContainerFiles::in_dir(node_dir)
+        .dir
+        .join("storage/overlay-containers");
+    let Ok(entries) = std::fs::read_dir(&containers) else {
+        return Ok(());
+    };
+    let ids: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let cgroup_root = Path::new("/sys/fs/cgroup");
+    // cgroup v2 at the root, or v1 (and a v2 "unified") one folder down.
+    let mut hierarchies = vec![cgroup_root.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(cgroup_root) {
+        hierarchies.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for hierarchy in &hierarchies {
+        for id in &ids {
+            let cgroup = hierarchy.join("libpod_parent").join(format!("libpod-{id}"));
+            if cgroup.is_dir() {
+                remove_cgroup(&cgroup)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rmdir` of a cgroup and the cgroups below it, deepest first (their files are not files).
+fn remove_cgroup(cgroup: &Path) -> Result<(), ClusterError> {
+    if let Ok(entries) = std::fs::read_dir(cgroup) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup(&entry.path())?;
+            }
+        }
+    }
+    std::fs::remove_dir(cgroup)
+        .map_err(|e| ClusterError::Failed(format!("cgroup {}: {e}", cgroup.display())))
+}

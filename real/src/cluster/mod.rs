@@ -367,6 +367,12 @@ fn teardown(dir: &Path, state: &StateFile) -> Result<(), ClusterError> {
             _ => {}
         }
     }
+    // Cgroups of containers that died with their node (they are empty now).
+    for item in &items {
+        if let Item::Path(relative) = item {
+            note(containers::remove_leftover_cgroups(&dir.join(relative)));
+        }
+    }
     if let Some(e) = first_error {
         return Err(e);
     }
