@@ -3,6 +3,8 @@
 //! process table), an SSH key for the control node, and a Jepsen nodes file; `cluster down`
 //! removes all of it. The namespaces have no default route, so what runs on a node (such as
 //! restate-server, which calls out at every start) reaches only the other nodes and the host.
+//! Each node also has a podman setup of its own (`containers.rs`), so `docker run
+//! --network=host` over SSH runs a container in that node's namespaces (`--image`).
 //!
 //! Everything made is first recorded in `<dir>/state.txt` ([`state`]); `down` and a failed
 //! `up` undo exactly the recorded items, so a half-made cluster is never left behind.
