@@ -13,10 +13,15 @@ mod common;
 
 use common::{accepts, block_on, build_restate_image, http_status, npm_binary, TestCluster};
 use futures::future::join_all;
+use jepsen_core::fault::Fault;
+use jepsen_core::history::{Op, OpType, Process, Value};
+use jepsen_core::runtime::Nemesis;
 use jepsen_real::cluster;
 use jepsen_real::container::{ContainerError, ContainerServer, ContainerSpec, Installed};
-use jepsen_real::nemesis::DbControl;
+use jepsen_real::nemesis::{DbControl, RealNemesis};
 use jepsen_real::remote::{LocalRemote, Remote, SshRemote};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -41,6 +46,10 @@ type = "replicated"
 [bifrost]
 default-provider = "replicated"
 "#;
+
+fn nemesis_op(f: &str) -> Op {
+    Op::new(OpType::Invoke, Process::Nemesis, f, Value::Nil)
+}
 
 /// The partition ids that `restatectl partitions list` shows with an active leader.
 fn partitions_with_leader(listing: &str) -> BTreeSet<usize> {
@@ -257,6 +266,41 @@ fn restate_runs_in_containers_on_netns_nodes() {
     wait_until("/health after resume", Duration::from_secs(10), || {
         http_status(victim, 5122, "/health") == Some(200)
     });
+
+    // The nemesis drives the containers the same way: kill-random-node and
+    // pause-random-node inflict their fault on one node, and `stop` heals it.
+    let server = Arc::new(server);
+    for (seed, fault) in [Fault::KillRandomNode, Fault::PauseRandomNode]
+        .into_iter()
+        .enumerate()
+    {
+        let mut nemesis = RealNemesis::new(
+            fault,
+            nodes.clone(),
+            remote.clone(),
+            server.clone(),
+            ChaCha8Rng::seed_from_u64(seed as u64),
+        )
+        .unwrap();
+        let started = block_on(nemesis.invoke(nemesis_op("start"))).unwrap().value;
+        let key = if fault == Fault::KillRandomNode {
+            "killed"
+        } else {
+            "paused"
+        };
+        let Some(Value::Vec(hit)) = started.get(key) else {
+            panic!("{fault}: {started:?}")
+        };
+        let hit = hit[0].as_name().unwrap().to_string();
+        assert_eq!(http_status(&hit, 5122, "/health"), None, "{fault} on {hit}");
+        assert_eq!(accepts(&hit, 5122), fault == Fault::PauseRandomNode);
+        block_on(nemesis.invoke(nemesis_op("stop"))).unwrap();
+        wait_until(
+            &format!("/health on {hit} after {fault} stopped"),
+            Duration::from_secs(60),
+            || http_status(&hit, 5122, "/health") == Some(200),
+        );
+    }
 
     // Teardown: the containers removed (twice is fine), then the cluster; the last node's
     // container is left running (as `--leave-db-running` would): `cluster down` ends it too.
