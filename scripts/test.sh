@@ -16,6 +16,13 @@ command -v ssh >/dev/null || need_apt+=(openssh-client)
 command -v pkill >/dev/null || need_apt+=(procps)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v npm >/dev/null || need_apt+=(npm)
+# Restate in containers on those nodes (`--image`): podman as `docker` (podman-docker, in
+# /usr/bin: a Docker client elsewhere on PATH does not count), run by runc; the image is
+# built FROM scratch with the system's root certificates (scripts/build-restate-image.sh).
+[ -x /usr/bin/podman ] || need_apt+=(podman)
+[ -x /usr/bin/docker ] || need_apt+=(podman-docker)
+command -v runc >/dev/null || need_apt+=(runc)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

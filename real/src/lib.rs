@@ -2,6 +2,7 @@
 //! (HTTP clients, SSH control, genuine faults). Depends on the core only; never on `sim`.
 
 pub mod cluster;
+pub mod container;
 pub mod daemon;
 pub mod db;
 pub mod heal_on_exit;

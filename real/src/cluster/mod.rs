@@ -3,11 +3,14 @@
 //! process table), an SSH key for the control node, and a Jepsen nodes file; `cluster down`
 //! removes all of it. The namespaces have no default route, so what runs on a node (such as
 //! restate-server, which calls out at every start) reaches only the other nodes and the host.
+//! Each node also has a podman setup of its own (`containers.rs`), so `docker run
+//! --network=host` over SSH runs a container in that node's namespaces (`--image`).
 //!
 //! Everything made is first recorded in `<dir>/state.txt` ([`state`]); `down` and a failed
 //! `up` undo exactly the recorded items, so a half-made cluster is never left behind.
 
 pub(crate) mod command;
+mod containers;
 mod network;
 mod sshd;
 mod state;
@@ -165,6 +168,7 @@ fn preflight(spec: &ClusterSpec) -> Result<PathBuf, ClusterError> {
     for (tool, package) in [
         ("ip", "iproute2"),
         ("unshare", "util-linux"),
+        ("nsenter", "util-linux"),
         ("ssh-keygen", "openssh-client"),
         ("bash", "bash"),
         ("kill", "procps"),
@@ -261,8 +265,10 @@ fn build(
 
     let mut started = Vec::new();
     for node in &nodes {
+        let containers = containers::ContainerFiles::in_dir(&node.dir);
+        containers.write()?;
         let files = sshd::SshdFiles::in_dir(&node.dir);
-        files.write(&node.dir, node.ip, &authorized_keys)?;
+        files.write(&node.dir, node.ip, &authorized_keys, &containers)?;
         let mut child = files.start(&node.netns, &node.name, sshd)?;
         if let Err(e) = state.record(Item::Pid(child.id())) {
             let _ = child.kill();
@@ -361,6 +367,12 @@ fn teardown(dir: &Path, state: &StateFile) -> Result<(), ClusterError> {
                 note(run("ip", &["link", "del", name]).map(drop))
             }
             _ => {}
+        }
+    }
+    // Cgroups of containers that died with their node (they are empty now).
+    for item in &items {
+        if let Item::Path(relative) = item {
+            note(containers::remove_leftover_cgroups(&dir.join(relative)));
         }
     }
     if let Some(e) = first_error {

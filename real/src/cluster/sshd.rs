@@ -4,8 +4,15 @@
 //! node), and a private `/run` (sshd's privilege-separation folder lives there, so nothing
 //! is created on the host). The node's init is a bash loop that reaps orphans and ends when
 //! sshd does; killing the `unshare` (its pid is recorded) kills the whole node.
+//!
+//! The namespace is joined with `nsenter --net`, not `ip netns exec`: the latter mounts a
+//! fresh `/sys`, which hides the host's cgroup mounts, and runc (containers on the node)
+//! needs them. Sessions get the node's container engine config ([`ContainerFiles`]) and a
+//! `PATH` with the system folders first, so `docker` is podman-docker's `/usr/bin/docker`
+//! as on a Debian node, not a Docker client in `/usr/local/bin` with no engine behind it.
 
 use super::command::run;
+use super::containers::ContainerFiles;
 use super::ClusterError;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -24,6 +31,9 @@ sshd=$!
 set +e
 while kill -0 "$sshd" 2>/dev/null; do sleep 1; done
 "#;
+
+/// The `PATH` of a session on a node: the system folders before `/usr/local`.
+const SESSION_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin";
 
 /// The files of one node's sshd, inside the node's folder.
 pub struct SshdFiles {
@@ -48,6 +58,7 @@ impl SshdFiles {
         node_dir: &Path,
         ip: Ipv4Addr,
         authorized_keys: &Path,
+        containers: &ContainerFiles,
     ) -> Result<(), ClusterError> {
         let host_key = node_dir.join("ssh_host_ed25519_key");
         let key = host_key.to_string_lossy();
@@ -71,8 +82,11 @@ impl SshdFiles {
              PrintLastLog no\n\
              MaxStartups 200\n\
              MaxSessions 200\n\
-             Subsystem sftp internal-sftp\n",
+             Subsystem sftp internal-sftp\n\
+             SetEnv PATH={SESSION_PATH} CONTAINERS_CONF={containers_conf} CONTAINERS_STORAGE_CONF={storage_conf}\n",
             authorized = authorized_keys.display(),
+            containers_conf = containers.containers_conf.display(),
+            storage_conf = containers.storage_conf.display(),
         );
         std::fs::write(&self.config, config)
             .map_err(|e| ClusterError::Failed(format!("{}: {e}", self.config.display())))
@@ -85,8 +99,8 @@ impl SshdFiles {
             |e: std::io::Error| ClusterError::Failed(format!("{}: {e}", self.init_log.display()));
         let init_log = File::create(&self.init_log).map_err(fail)?;
         let init_err = init_log.try_clone().map_err(fail)?;
-        Command::new("ip")
-            .args(["netns", "exec", netns])
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{netns}"))
             .args([
                 "unshare",
                 "--uts",

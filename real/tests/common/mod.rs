@@ -123,3 +123,56 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+/// The repository's root (the workspace).
+pub fn repository() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A binary of the Restate npm packages that scripts/test.sh installs into `.tools/npm`.
+pub fn npm_binary(package: &str, name: &str) -> std::path::PathBuf {
+    repository()
+        .join(".tools/npm/node_modules/@restatedev")
+        .join(format!("{package}-linux-x64/bin/{name}"))
+}
+
+/// Builds the Restate image `tag` from the npm package's binary and saves it to `out`
+/// (scripts/build-restate-image.sh); panics with the script's output if it fails.
+pub fn build_restate_image(out: &Path, tag: &str) {
+    let script = repository().join("scripts/build-restate-image.sh");
+    let built = std::process::Command::new(&script)
+        .arg(out)
+        .arg(tag)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{} failed: {}{}",
+        script.display(),
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
+/// The HTTP status of `GET path` on `ip:port`, or None when it does not answer within
+/// 0.5 s (connect) and 2 s (response).
+pub fn http_status(ip: &str, port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let address: std::net::SocketAddr = format!("{ip}:{port}").parse().ok()?;
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(500))
+            .ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `ip:port` accepts a TCP connection within 0.5 s.
+pub fn accepts(ip: &str, port: u16) -> bool {
+    let address: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(500)).is_ok()
+}
