@@ -12,7 +12,7 @@ use jepsen_core::fault::Fault;
 use jepsen_core::history::Value;
 use jepsen_core::workload::{Workload, WorkloadOptions};
 use jepsen_real::db::config::ClusterConfig;
-use jepsen_real::db::DbSpec;
+use jepsen_real::db::{DbSpec, ServerSource};
 use jepsen_real::remote::{HostKeyCheck, LocalRemote, Remote, SshAuth, SshConfig, SshRemote};
 use jepsen_real::test_run::{run_test, MetadataClient, RealTest, RunError};
 use std::path::{Path, PathBuf};
@@ -86,6 +86,9 @@ pub struct RealArgs {
     /// A tarball of the image, uploaded and loaded on every node once.
     #[arg(long)]
     pub image_tarball: Option<PathBuf>,
+    /// The docker command on the nodes (`docker`, podman-docker's too, or `podman`).
+    #[arg(long, default_value = "docker")]
+    pub docker_command: String,
     /// Run this restate-server binary as a daemon (no Docker needed). The default: the npm
     /// package's binary in .tools/npm, when there.
     #[arg(long)]
@@ -281,23 +284,52 @@ fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<RealTest, Failure> {
             )))
         }
     };
-    if args.image.is_some() || args.image_tarball.is_some() {
-        return Err(Failure::bad_input(
-            "--image: running Restate from a container image is not wired in yet; use --binary",
-        ));
-    }
     if args.no_ssh && nodes.len() > 1 {
         return Err(Failure::bad_input(format!(
             "--no-ssh runs every node on this machine, and one machine holds one restate-server's ports: give one node, not {}",
             nodes.len()
         )));
     }
-    let server_binary = local_file(
-        "--binary",
-        args.binary.as_deref(),
-        NPM_SERVER,
-        "give --binary with a restate-server executable (scripts/test.sh puts one in .tools/npm)",
-    )?;
+    let server = match (&args.image, &args.binary) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::bad_input(
+                "--image and --binary both given: choose one way to run restate-server",
+            ))
+        }
+        (Some(image), None) => {
+            if let Some(tarball) = &args.image_tarball {
+                if !tarball.is_file() {
+                    return Err(Failure::bad_input(format!(
+                        "--image-tarball {}: no such file; give a `docker save` tarball of --image (scripts/build-restate-image.sh makes one)",
+                        tarball.display()
+                    )));
+                }
+            }
+            if args.no_ssh {
+                return Err(Failure::bad_input(
+                    "--image with --no-ssh would run restate-server with the host's network: use --binary",
+                ));
+            }
+            ServerSource::Image {
+                image: image.clone(),
+                tarball: args.image_tarball.clone(),
+                docker: args.docker_command.clone(),
+            }
+        }
+        (None, binary) => {
+            if args.image_tarball.is_some() {
+                return Err(Failure::bad_input(
+                    "--image-tarball needs --image (the image's name in the tarball)",
+                ));
+            }
+            ServerSource::Binary(local_file(
+                "--binary",
+                binary.as_deref(),
+                NPM_SERVER,
+                "give --binary with a restate-server executable (scripts/test.sh puts one in .tools/npm)",
+            )?)
+        }
+    };
     let restatectl_binary = local_file(
         "--restatectl",
         args.restatectl.as_deref(),
@@ -347,8 +379,11 @@ fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<RealTest, Failure> {
             Value::from(args.services_variant.as_str()),
         ),
         (
-            Value::keyword("binary"),
-            Value::Str(server_binary.display().to_string()),
+            Value::keyword("server"),
+            Value::Str(match &server {
+                ServerSource::Binary(b) => b.display().to_string(),
+                ServerSource::Image { image, .. } => image.clone(),
+            }),
         ),
     ];
     Ok(RealTest {
@@ -368,7 +403,7 @@ fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<RealTest, Failure> {
             nodes,
             cluster,
             node_dir: args.node_dir.clone(),
-            server_binary,
+            server,
             restatectl_binary,
             services_bundle,
             services_variant: args.services_variant.clone(),

@@ -233,6 +233,100 @@ fn every_workload_is_valid_under_real_faults_and_the_broken_services_are_caught(
         assert!(left.is_empty(), "{name} left behind: {left:#?}");
     }
 
+    // The same with Restate in containers: the image built FROM scratch around the npm
+    // binary, saved as a tarball, loaded on every node by podman-docker.
+    let tarball = scratch.path().join("restate-image.tar");
+    let build = Command::new("bash")
+        .arg(repository().join("scripts/build-restate-image.sh"))
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "image build failed: {}",
+        text(&build.stderr)
+    );
+    let image = "localhost/restate-jepsen:1.7.12";
+    let tarball_text = tarball.to_string_lossy().into_owned();
+    let out = real(
+        &dir,
+        &store,
+        &[
+            "--workload",
+            "set-vo",
+            "--nemesis",
+            "kill-random-node",
+            "--time-limit",
+            "20",
+            "--rate",
+            "50",
+            "--image",
+            image,
+            "--image-tarball",
+            &tarball_text,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--image run:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let run = latest(&store, "set-vo-kill-random-node");
+    let log = std::fs::read_to_string(run.join(&ips[0]).join("restate.log")).unwrap();
+    assert!(
+        log.contains("config_source: /config.toml"),
+        "not the container's log: {}",
+        &log[..log.len().min(500)]
+    );
+    let left: Vec<String> = ips
+        .iter()
+        .flat_map(|ip| leftovers(&key, ip, &node_dir))
+        .collect();
+    assert!(left.is_empty(), "the --image run left behind: {left:#?}");
+    let containers = ssh_ok(
+        &key,
+        &ips[0],
+        "docker ps --all --format '{{.Names}}' 2>/dev/null",
+    );
+    assert!(
+        containers.trim().is_empty(),
+        "containers left: {containers}"
+    );
+
+    // A node without docker: one clear line, nothing started.
+    let out = real(
+        &dir,
+        &store,
+        &[
+            "--workload",
+            "set-vo",
+            "--time-limit",
+            "5",
+            "--image",
+            image,
+            "--docker-command",
+            "/nonexistent/docker",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(254) | Some(255)),
+        "{stderr}"
+    );
+    let errors: Vec<&str> = stderr.lines().filter(|l| !l.starts_with('[')).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("has no docker"), "{stderr}");
+    let left: Vec<String> = ips
+        .iter()
+        .flat_map(|ip| leftovers(&key, ip, &node_dir))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the docker-less run left behind: {left:#?}"
+    );
+
     // The broken Set loses acknowledged adds when a node dies; a run is found invalid with
     // high probability (about 1 - (2/3)^kills), so up to 3 runs must catch it once.
     let mut caught = None;
@@ -383,6 +477,82 @@ fn bad_input_ends_with_one_line_and_exit_254() {
     one_line(&refused, &format!("cannot connect to node {}", ips[0]));
 
     // Nothing was started on the node.
+    let processes = ssh_ok(&dir.join("id_ed25519"), &ips[0], "ps -e -o args=");
+    assert!(
+        !processes.contains("restate-server") && !processes.contains("services.js"),
+        "{processes}"
+    );
+
+    // --no-ssh on the host, which has a default route: refused before anything runs.
+    let on_host = Command::new(BIN)
+        .current_dir(repository())
+        .args([
+            "real",
+            "--no-ssh",
+            "--node",
+            "127.0.0.1",
+            "--workload",
+            "set-vo",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    one_line(&on_host, "default route");
+
+    // --no-ssh inside the node's namespace (no default route): the whole test runs there,
+    // every command on "this machine".
+    let netns = text(
+        &Command::new("ip")
+            .args(["netns", "identify"])
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert!(
+        netns.trim().is_empty(),
+        "the test itself must run on the host"
+    );
+    let namespaces = text(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let node_ns = namespaces
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|n| *n == format!("rj81-{}-n1", prefix[2]))
+        .unwrap_or_else(|| panic!("no namespace for n1 in {namespaces}"))
+        .to_string();
+    let local = Command::new("ip")
+        .current_dir(repository())
+        .args([
+            "netns", "exec", &node_ns, BIN, "real", "--no-ssh", "--node", &ips[0],
+        ])
+        .args([
+            "--workload",
+            "register-vo",
+            "--nemesis",
+            "kill-random-node",
+            "--time-limit",
+            "15",
+        ])
+        .args(["--rate", "30", "--ops-per-key", "30"])
+        .arg("--node-dir")
+        .arg(dir.join("restate"))
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(
+        local.status.code(),
+        Some(0),
+        "--no-ssh run:\n{}\n{}",
+        text(&local.stdout),
+        text(&local.stderr)
+    );
     let processes = ssh_ok(&dir.join("id_ed25519"), &ips[0], "ps -e -o args=");
     assert!(
         !processes.contains("restate-server") && !processes.contains("services.js"),

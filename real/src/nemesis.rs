@@ -37,10 +37,7 @@ pub trait DbControl: Send + Sync {
 
     /// Moves the partition store of the (killed) server on `node` aside, as
     /// restatedev/jepsen's nuke-partition-state does.
-    fn wipe_partition_store<'a>(
-        &'a self,
-        node: &'a str,
-    ) -> BoxFuture<'a, Result<(), RemoteError>> {
+    fn wipe_partition_store<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), RemoteError>> {
         Box::pin(async move {
             Err(RemoteError::Io {
                 node: node.to_string(),

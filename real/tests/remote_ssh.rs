@@ -88,7 +88,9 @@ fn ssh_remote_runs_commands_moves_files_reuses_sessions_and_reports_failures() {
         // Files both ways, binary and 3 MB, to a path that needs quoting.
         let scratch = tempfile::tempdir().unwrap();
         let local = scratch.path().join("payload");
-        let payload: Vec<u8> = (0..3_000_000u32).map(|i| ((i as u64) * 7919 % 251) as u8).collect();
+        let payload: Vec<u8> = (0..3_000_000u32)
+            .map(|i| ((i as u64) * 7919 % 251) as u8)
+            .collect();
         std::fs::write(&local, &payload).unwrap();
         let remote_path = tc.node_dir(2).join("a file 'quoted'");
         let remote_path = remote_path.to_str().unwrap();

@@ -21,6 +21,7 @@
 pub mod config;
 mod upload;
 
+use crate::container::{ContainerServer, ContainerSpec, DATA_IN_CONTAINER};
 use crate::daemon::{DaemonSpec, PidFileDaemon};
 use crate::http_transport::HttpTransport;
 use crate::nemesis::DbControl;
@@ -48,8 +49,8 @@ pub struct DbSpec {
     pub cluster: ClusterConfig,
     /// The folder on the nodes under which each node gets `n<i>/`.
     pub node_dir: String,
-    /// The restate-server binary to upload (`--binary`).
-    pub server_binary: PathBuf,
+    /// How restate-server runs: an uploaded binary, or a container image.
+    pub server: ServerSource,
     /// The restatectl binary to upload (readiness, metadata workloads).
     pub restatectl_binary: PathBuf,
     /// The services bundle (`services/dist/services.js`).
@@ -60,6 +61,43 @@ pub struct DbSpec {
     pub node_program: String,
     /// How long the cluster may take to become ready.
     pub ready_timeout: Duration,
+}
+
+/// How restate-server gets onto the nodes and runs there.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerSource {
+    /// `--binary FILE`: uploaded (once) and run as a daemon with a pid file.
+    Binary(PathBuf),
+    /// `--image IMAGE [--image-tarball FILE]`: run with `docker run --network=host`, the
+    /// tarball uploaded and loaded once per node.
+    Image {
+        image: String,
+        tarball: Option<PathBuf>,
+        /// The docker command on the nodes.
+        docker: String,
+    },
+}
+
+/// The server on every node, whichever way it runs.
+enum Server {
+    Daemon(Arc<PidFileDaemon>),
+    Container(Arc<ContainerServer>),
+}
+
+impl Server {
+    fn control(&self) -> Arc<dyn DbControl> {
+        match self {
+            Server::Daemon(d) => d.clone(),
+            Server::Container(c) => c.clone(),
+        }
+    }
+
+    async fn is_running(&self, node: &str) -> Result<bool, RemoteError> {
+        match self {
+            Server::Daemon(d) => Ok(d.pid(node).await?.is_some()),
+            Server::Container(c) => c.is_running(node).await,
+        }
+    }
 }
 
 /// Why setting the cluster up failed.
@@ -122,7 +160,7 @@ impl NodePaths {
 pub struct RestateDb {
     remote: Arc<dyn Remote>,
     spec: DbSpec,
-    server: Arc<PidFileDaemon>,
+    server: Server,
     services: Arc<PidFileDaemon>,
     http: HttpTransport,
 }
@@ -130,9 +168,11 @@ pub struct RestateDb {
 impl RestateDb {
     pub fn new(remote: Arc<dyn Remote>, spec: DbSpec) -> Result<RestateDb, String> {
         let mut server_specs = BTreeMap::new();
+        let mut container_specs = BTreeMap::new();
         let mut services_specs = BTreeMap::new();
         for (i, node) in spec.nodes.iter().enumerate() {
             let paths = paths_of(&spec, i);
+            container_specs.insert(node.clone(), ContainerSpec::in_dir(node, &paths.dir));
             server_specs.insert(
                 node.clone(),
                 DaemonSpec {
@@ -163,8 +203,26 @@ impl RestateDb {
         }
         let hosts = spec.nodes.iter().map(|n| (n.clone(), n.clone())).collect();
         let http = HttpTransport::new(hosts, Duration::from_millis(500), Duration::from_secs(5))?;
+        let server = match &spec.server {
+            ServerSource::Binary(_) => {
+                Server::Daemon(Arc::new(PidFileDaemon::new(remote.clone(), server_specs)))
+            }
+            ServerSource::Image {
+                image,
+                tarball,
+                docker,
+            } => Server::Container(Arc::new(
+                ContainerServer::new(
+                    remote.clone(),
+                    image.clone(),
+                    tarball.clone(),
+                    container_specs,
+                )
+                .with_docker(docker.clone()),
+            )),
+        };
         Ok(RestateDb {
-            server: Arc::new(PidFileDaemon::new(remote.clone(), server_specs)),
+            server,
             services: Arc::new(PidFileDaemon::new(remote.clone(), services_specs)),
             remote,
             spec,
@@ -195,12 +253,16 @@ impl RestateDb {
             .iter()
             .enumerate()
             .map(|(i, node)| {
-                let store = format!("{}/{}/db", paths_of(&self.spec, i).data(), ClusterConfig::node_name(i));
+                let store = format!(
+                    "{}/{}/db",
+                    paths_of(&self.spec, i).data(),
+                    ClusterConfig::node_name(i)
+                );
                 (node.clone(), store)
             })
             .collect();
         Arc::new(NodeProcesses {
-            server: self.server.clone(),
+            server: self.server.control(),
             services: self.services.clone(),
             remote: self.remote.clone(),
             partition_stores,
@@ -233,13 +295,20 @@ impl RestateDb {
                 ),
             )
             .await?;
-        upload_cached(
-            &*self.remote,
-            node,
-            &self.spec.server_binary,
-            &paths.server_binary(),
-        )
-        .await?;
+        let base_dir = match (&self.spec.server, &self.server) {
+            (ServerSource::Binary(binary), _) => {
+                upload_cached(&*self.remote, node, binary, &paths.server_binary()).await?;
+                paths.data()
+            }
+            (ServerSource::Image { .. }, Server::Container(container)) => {
+                container
+                    .install(node)
+                    .await
+                    .map_err(|e| DbError::Setup(e.to_string()))?;
+                DATA_IN_CONTAINER.to_string()
+            }
+            (ServerSource::Image { .. }, Server::Daemon(_)) => unreachable!("built together"),
+        };
         upload_cached(
             &*self.remote,
             node,
@@ -250,7 +319,7 @@ impl RestateDb {
         self.remote
             .upload(node, &self.spec.services_bundle, &paths.services_bundle())
             .await?;
-        let config = self.spec.cluster.node_config(index, &paths.data());
+        let config = self.spec.cluster.node_config(index, &base_dir);
         self.remote
             .sudo(
                 node,
@@ -274,7 +343,7 @@ impl RestateDb {
             "installed on every node ({:.1} s)",
             started.elapsed().as_secs_f64()
         ));
-        let starts = join_all(self.spec.nodes.iter().map(|n| self.server.start(n))).await;
+        let starts = join_all(self.spec.nodes.iter().map(|n| self.start_server(n))).await;
         starts.into_iter().collect::<Result<Vec<_>, _>>()?;
         let deadline = started + self.spec.ready_timeout;
         for node in &self.spec.nodes {
@@ -336,6 +405,14 @@ impl RestateDb {
             started.elapsed().as_secs_f64()
         ));
         Ok(())
+    }
+
+    /// Starts the server on `node` for the first time in this run.
+    async fn start_server(&self, node: &str) -> Result<(), DbError> {
+        match &self.server {
+            Server::Daemon(d) => d.start(node).await.map_err(DbError::from),
+            Server::Container(c) => c.run(node).await.map_err(|e| DbError::Setup(e.to_string())),
+        }
     }
 
     /// Waits until `ready` holds, polling every 200 ms; an error naming `what` at `deadline`.
@@ -411,6 +488,16 @@ impl RestateDb {
                 };
                 let paths = self.paths(node);
                 let mut failures = Vec::new();
+                if let Server::Container(container) = &self.server {
+                    match container.logs(node).await {
+                        Ok(log) => {
+                            if let Err(e) = std::fs::write(local.join("restate.log"), log) {
+                                failures.push(format!("{node}: writing restate.log: {e}"));
+                            }
+                        }
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                }
                 for (remote, name) in [
                     (paths.server_log(), "restate.log"),
                     (paths.services_log(), "services.log"),
@@ -441,13 +528,23 @@ impl RestateDb {
             .map(|(i, node)| async move {
                 let paths = paths_of(&self.spec, i);
                 let mut errors = Vec::new();
-                for daemon in [&self.services, &self.server] {
+                let mut daemons = vec![&self.services];
+                if let Server::Daemon(server) = &self.server {
+                    daemons.push(server);
+                }
+                for daemon in daemons {
                     if daemon.pid(node).await.ok().flatten().is_none() {
                         continue;
                     }
                     // A stopped process is continued first, so it dies and is reaped at once.
                     let _ = daemon.resume(node).await;
                     if let Err(e) = daemon.kill(node).await {
+                        errors.push(e.to_string());
+                    }
+                }
+                if let Server::Container(container) = &self.server {
+                    let _ = container.resume(node).await;
+                    if let Err(e) = container.remove(node).await {
                         errors.push(e.to_string());
                     }
                 }
@@ -476,7 +573,7 @@ impl RestateDb {
     pub async fn running(&self) -> Result<Vec<String>, RemoteError> {
         let mut running = Vec::new();
         for node in &self.spec.nodes {
-            if self.server.pid(node).await?.is_some() {
+            if self.server.is_running(node).await? {
                 running.push(format!("{node}: restate-server"));
             }
             if self.services.pid(node).await?.is_some() {
@@ -513,7 +610,7 @@ pub fn partitions_with_active_leader(listing: &str) -> std::collections::BTreeSe
 
 /// A whole node for the nemesis: its server and its services.
 struct NodeProcesses {
-    server: Arc<PidFileDaemon>,
+    server: Arc<dyn DbControl>,
     services: Arc<PidFileDaemon>,
     remote: Arc<dyn Remote>,
     /// Each node's partition store (`<data>/n<i>/db`).
