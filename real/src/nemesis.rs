@@ -54,6 +54,8 @@ struct Inflicted {
     paused: BTreeSet<String>,
     /// Whether iptables rules may be on the nodes.
     partitioned: bool,
+    /// Whether a netem qdisc may be on the nodes' interfaces.
+    shaped: bool,
     /// Set once healing for exit began: no new fault may start.
     closing: bool,
 }
@@ -95,6 +97,17 @@ impl Healer {
         Ok(())
     }
 
+    /// Removes the netem qdisc from every interface of every node.
+    pub async fn heal_shaping(&self) -> Result<(), RemoteError> {
+        let command = format!(
+            "{INTERFACES}; for d in $devs; do tc qdisc del dev \"$d\" root 2>/dev/null; done; true"
+        );
+        let results = join_all(self.nodes.iter().map(|n| self.remote.sudo(n, &command))).await;
+        results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        self.inflicted.lock().unwrap().shaped = false;
+        Ok(())
+    }
+
     /// Starts every killed node's server; the nodes started.
     pub async fn restart_killed(&self) -> Result<Vec<String>, RemoteError> {
         let killed: Vec<String> = self
@@ -133,9 +146,17 @@ impl Healer {
     /// then paused servers, then killed ones. Goes on past failures; reports them all.
     pub async fn heal(&self) -> Result<(), String> {
         let mut errors = Vec::new();
-        let partitioned = self.inflicted.lock().unwrap().partitioned;
+        let (partitioned, shaped) = {
+            let i = self.inflicted.lock().unwrap();
+            (i.partitioned, i.shaped)
+        };
         if partitioned || self.always_flush {
             if let Err(e) = self.heal_network().await {
+                errors.push(e.to_string());
+            }
+        }
+        if shaped {
+            if let Err(e) = self.heal_shaping().await {
                 errors.push(e.to_string());
             }
         }
@@ -233,9 +254,9 @@ impl RealNemesis {
         rng: ChaCha8Rng,
     ) -> Result<RealNemesis, String> {
         match fault {
-            Fault::PacketLoss | Fault::LatencySpike => {
+            Fault::PacketLoss | Fault::LatencySpike if remote.is_local() => {
                 return Err(format!(
-                    "nemesis {fault} needs tc netem, which this tool does not drive yet"
+                    "nemesis {fault} needs SSH nodes: with --no-ssh its netem qdisc would slow this machine's own network"
                 ))
             }
             Fault::NukePartitionState if !db.can_wipe_partition_store() => {
@@ -266,7 +287,8 @@ impl RealNemesis {
 
     async fn start(&mut self) -> Result<Value, RemoteError> {
         let (killed, paused, partitioned) = self.healer.in_force();
-        if !killed.is_empty() || !paused.is_empty() || partitioned {
+        let shaped = self.healer.inflicted.lock().unwrap().shaped;
+        if !killed.is_empty() || !paused.is_empty() || partitioned || shaped {
             return Ok(Value::keyword("already-started"));
         }
         match self.fault {
@@ -294,6 +316,17 @@ impl RealNemesis {
                     self.healer.db.pause(&node).await?;
                     Ok(keyed("paused", node_list(&[node])))
                 }
+            }
+            Fault::PacketLoss | Fault::LatencySpike => {
+                let netem = netem_of(self.fault);
+                self.healer.inflicted.lock().unwrap().shaped = true;
+                let command = format!(
+                    "{INTERFACES}; for d in $devs; do tc qdisc replace dev \"$d\" root netem {netem} || exit 1; done"
+                );
+                let remote = &self.healer.remote;
+                let results = join_all(self.nodes.iter().map(|n| remote.sudo(n, &command))).await;
+                results.into_iter().collect::<Result<Vec<_>, _>>()?;
+                Ok(keyed("netem", Value::Str(netem.to_string())))
             }
             Fault::NukePartitionState => {
                 let Some(node) = self.nodes.choose(&mut self.rng).cloned() else {
@@ -354,6 +387,11 @@ impl RealNemesis {
     }
 
     async fn stop(&mut self) -> Result<Value, RemoteError> {
+        let shaped = self.healer.inflicted.lock().unwrap().shaped;
+        if shaped {
+            self.healer.heal_shaping().await?;
+            return Ok(Value::keyword("network-healed"));
+        }
         let (killed, paused, partitioned) = self.healer.in_force();
         if partitioned {
             self.healer.heal_network().await?;
@@ -375,7 +413,48 @@ fn nemesis_error(e: RemoteError) -> ClientError {
     ClientError::new("nemesis", e.to_string())
 }
 
+/// The shell lines that set `$devs` to a node's network interfaces but loopback.
+const INTERFACES: &str = "devs=$(ls /sys/class/net | grep -v '^lo$')";
+
+/// The netem arguments of a shaping fault: 20% loss, or 200 ms ± 50 ms more latency.
+fn netem_of(fault: Fault) -> &'static str {
+    match fault {
+        Fault::PacketLoss => "loss 20%",
+        _ => "delay 200ms 50ms",
+    }
+}
+
 impl Nemesis for RealNemesis {
+    /// For the shaping faults, checks first that every node's kernel has netem (a netem
+    /// qdisc put on loopback and removed), so that a run cannot start without its fault.
+    fn setup(&mut self) -> LocalBoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async move {
+            if !matches!(self.fault, Fault::PacketLoss | Fault::LatencySpike) {
+                return Ok(());
+            }
+            let probe = "tc qdisc add dev lo root netem delay 0ms && tc qdisc del dev lo root";
+            for node in &self.nodes {
+                let out = self
+                    .healer
+                    .remote
+                    .run_sudo(node, probe)
+                    .await
+                    .map_err(nemesis_error)?;
+                if !out.success() {
+                    return Err(ClientError::new(
+                        "nemesis",
+                        format!(
+                            "nemesis {} needs tc netem, and node {node}'s kernel has none ({}): load the sch_netem module there, or pick another nemesis",
+                            self.fault,
+                            out.stderr.trim()
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn invoke(&mut self, op: Op) -> LocalBoxFuture<'_, Result<Op, ClientError>> {
         Box::pin(async move {
             let value = match (op.f.as_str(), self.fault) {

@@ -305,3 +305,49 @@ fn faults_this_world_cannot_inflict_are_refused() {
     .unwrap();
     assert!(none.fs().is_empty());
 }
+
+#[test]
+fn shaping_faults_use_netem_or_say_clearly_that_the_kernel_lacks_it() {
+    let tc = TestCluster::up(1, 84);
+    let nodes = tc.nodes();
+    let ssh = tc.ssh();
+    let remote: Arc<dyn Remote> = Arc::new(ssh.clone());
+    let db = dummy_daemon(&tc, remote.clone());
+    let probe = "tc qdisc add dev lo root netem delay 0ms && tc qdisc del dev lo root";
+    let kernel_has_netem = block_on(ssh.run(&nodes[0], probe)).unwrap().success();
+    for fault in [Fault::PacketLoss, Fault::LatencySpike] {
+        let mut nemesis = RealNemesis::new(
+            fault,
+            nodes.clone(),
+            remote.clone(),
+            db.clone(),
+            ChaCha8Rng::seed_from_u64(0),
+        )
+        .unwrap();
+        let setup = block_on(nemesis.setup());
+        if kernel_has_netem {
+            setup.unwrap();
+            let started = block_on(nemesis.invoke(op("start"))).unwrap();
+            assert!(
+                format!("{:?}", started.value).contains("netem"),
+                "{started:?}"
+            );
+            let qdisc = block_on(ssh.exec(&nodes[0], "tc qdisc show"))
+                .unwrap()
+                .stdout;
+            assert!(qdisc.contains("netem"), "{qdisc}");
+            block_on(nemesis.invoke(op("stop"))).unwrap();
+            let qdisc = block_on(ssh.exec(&nodes[0], "tc qdisc show"))
+                .unwrap()
+                .stdout;
+            assert!(!qdisc.contains("netem"), "{qdisc}");
+        } else {
+            let err = setup.expect_err("no netem: setup must refuse");
+            assert!(
+                err.message.contains("needs tc netem") && err.message.contains(&nodes[0]),
+                "{}",
+                err.message
+            );
+        }
+    }
+}
