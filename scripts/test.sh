@@ -16,6 +16,8 @@ command -v ssh >/dev/null || need_apt+=(openssh-client)
 command -v pkill >/dev/null || need_apt+=(procps)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v npm >/dev/null || need_apt+=(npm)
+# Headless Chromium opens the HTML reports in the report's browser test (cli/tests/report_chromium.rs).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
