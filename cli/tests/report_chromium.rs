@@ -4,7 +4,6 @@
 //! a drawn timeline and (for the failures) the failure view, print nothing on the
 //! console, and leave a screenshot in `target/report-screenshots/`.
 
-#[allow(dead_code)] // the benchmark's figures are not used here
 #[path = "../src/bench/chromium.rs"]
 mod chromium;
 #[path = "../src/bench/report_history.rs"]
@@ -104,6 +103,7 @@ fn open_report(run: &Path, verdict: &str, screenshot: &str) -> String {
     let drawn: usize = between(status, "drawn ", " bars").parse().unwrap();
     assert!(drawn > 0, "timeline drew nothing: {status}");
     assert!(chromium::ready_ms(dom).is_some(), "no data-ready-ms");
+    assert!(chromium::load_ms(dom).is_some(), "no data-load-ms");
     let png = screenshots().join(screenshot);
     chromium::screenshot(&page, &png).unwrap();
     assert!(
@@ -160,6 +160,56 @@ fn report_of_a_valid_sim_run() {
     assert!(
         dom.contains("<g class=\"fault\">"),
         "no fault window shaded"
+    );
+    hover_and_zoom(&run.join("report.html"));
+}
+
+/// Moves the pointer along the timeline's first lane until the tooltip shows an op, then
+/// clicks "zoom in": run by a probe script appended to a copy of the page.
+fn hover_and_zoom(page: &Path) {
+    const PROBE: &str = r#"<script>
+(function () {
+  var canvas = document.getElementById("timeline-canvas");
+  var tip = document.getElementById("timeline-tip");
+  var status = document.getElementById("timeline-status");
+  var r = canvas.getBoundingClientRect();
+  var found = "";
+  for (var x = 0; x < r.width && !found; x += 2) {
+    canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: r.left + x, clientY: r.top + 32, bubbles: true }));
+    if (!tip.hidden) found = tip.textContent;
+  }
+  var before = status.textContent;
+  document.querySelector('#timeline button[data-zoom="in"]').click();
+  var out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = "TIP[" + found + "]BEFORE[" + before + "]AFTER[" + status.textContent + "]";
+  document.body.appendChild(out);
+})();
+</script>"#;
+    let probe = page.with_file_name("probe.html");
+    let mut html = std::fs::read_to_string(page).unwrap();
+    html.push_str(PROBE);
+    std::fs::write(&probe, html).unwrap();
+    let loaded = chromium::load(&probe).unwrap();
+    assert!(loaded.console.is_empty(), "{:#?}", loaded.console);
+    let probed = between(&loaded.dom, "<pre id=\"probe\">", "</pre>");
+    let tip = between(probed, "TIP[", "]BEFORE");
+    assert!(
+        tip.starts_with("process 0, index "),
+        "no op under the pointer: {tip:?}"
+    );
+    assert!(tip.contains("invoked at "), "{tip}");
+    // The span shown halves: "showing A s to B s".
+    let span = |status: &str| {
+        let shown = between(status, "showing ", " s, lanes");
+        let (a, b) = shown.split_once(" s to ").unwrap();
+        b.parse::<f64>().unwrap() - a.parse::<f64>().unwrap()
+    };
+    let before = span(between(probed, "BEFORE[", "]AFTER"));
+    let after = span(between(probed, "AFTER[", "]"));
+    assert!(
+        (after / before - 0.5).abs() < 0.01,
+        "zoom in: {before} s -> {after} s"
     );
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 const WIDTH: f64 = 1000.0;
-const HEIGHT: f64 = 320.0;
+const HEIGHT: f64 = 270.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 30.0;
@@ -326,7 +326,8 @@ pub fn throughput(history: &History, windows: usize) -> (f64, Vec<[f64; 3]>) {
 pub fn throughput_svg(history: &History, faults: &[FaultInterval]) -> String {
     let (t0, duration_s) = duration_s(history);
     let frame = Frame { duration_s };
-    let windows = 100usize;
+    // About 20 completions a window on average, between 10 and 100 windows.
+    let windows = (history.client_pairs().count() / 20).clamp(10, 100);
     let (width_s, rates) = throughput(history, windows);
     let mut s = String::new();
     frame.open(

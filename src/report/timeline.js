@@ -184,4 +184,8 @@
   // For the browser test and the benchmark: the page is drawn, and how long it took
   // from navigation start.
   document.body.setAttribute("data-ready-ms", performance.now().toFixed(1));
+  // And when the whole page had loaded (after layout of everything above).
+  window.addEventListener("load", function () {
+    document.body.setAttribute("data-load-ms", performance.now().toFixed(1));
+  });
 })();

@@ -83,13 +83,11 @@ pub struct Loaded {
     pub dom: String,
     /// The page's console messages (uncaught errors included), one line each.
     pub console: Vec<String>,
-    /// How long Chromium ran, start to exit.
-    pub wall: Duration,
 }
 
 /// Loads `page` and returns its DOM and console messages.
 pub fn load(page: &Path) -> io::Result<Loaded> {
-    let (output, wall) = run(page, &["--dump-dom"])?;
+    let (output, _) = run(page, &["--dump-dom"])?;
     let console = String::from_utf8_lossy(&output.stderr)
         .lines()
         .filter(|l| l.contains(":CONSOLE"))
@@ -98,15 +96,14 @@ pub fn load(page: &Path) -> io::Result<Loaded> {
     Ok(Loaded {
         dom: String::from_utf8_lossy(&output.stdout).into_owned(),
         console,
-        wall,
     })
 }
 
-/// Saves a PNG of `page` in a 1400 x 2000 window.
-#[allow(dead_code)] // the browser test's; the benchmark takes none
-pub fn screenshot(page: &Path, png: &Path) -> io::Result<()> {
+/// Saves a PNG of `page` in a 1400 x 2000 window; returns how long Chromium ran, start
+/// to exit.
+pub fn screenshot(page: &Path, png: &Path) -> io::Result<Duration> {
     let _ = std::fs::remove_file(png);
-    run(
+    let (_, wall) = run(
         page,
         &[
             &format!("--screenshot={}", png.display()),
@@ -115,7 +112,7 @@ pub fn screenshot(page: &Path, png: &Path) -> io::Result<()> {
         ],
     )?;
     if png.is_file() {
-        Ok(())
+        Ok(wall)
     } else {
         Err(io::Error::other(format!(
             "{BINARY} wrote no screenshot at {}",
@@ -127,7 +124,18 @@ pub fn screenshot(page: &Path, png: &Path) -> io::Result<()> {
 /// The report's own load time: milliseconds from navigation start until its timeline was
 /// drawn (the `data-ready-ms` its script sets on `<body>`).
 pub fn ready_ms(dom: &str) -> Option<f64> {
-    let at = dom.find("data-ready-ms=\"")? + "data-ready-ms=\"".len();
+    body_number(dom, "data-ready-ms")
+}
+
+/// Milliseconds from navigation start to the end of the page's `load` event (the
+/// `data-load-ms` the report's script sets on `<body>`).
+pub fn load_ms(dom: &str) -> Option<f64> {
+    body_number(dom, "data-load-ms")
+}
+
+fn body_number(dom: &str, attribute: &str) -> Option<f64> {
+    let key = format!("{attribute}=\"");
+    let at = dom.find(&key)? + key.len();
     let end = at + dom[at..].find('"')?;
     dom[at..end].parse().ok()
 }
