@@ -110,8 +110,8 @@ svg.plot{display:block;margin:8px 0;background:#fff;max-width:100%;height:auto}
 svg text{font:11px sans-serif;fill:#333}svg text.title{font-size:13px;font-weight:bold}
 svg .area{fill:#fcfcfc;stroke:#bbb}svg .grid,svg .tick{stroke:#e3e3e3}svg .xtick{text-anchor:middle}svg .ytick{text-anchor:end}
 svg .axis{text-anchor:middle}svg .fault rect{fill:#777;fill-opacity:.16}svg .fault text{fill:#555;font-size:10px}
-svg .pt{fill:none;stroke-width:3;stroke-linecap:round;stroke-opacity:.7}
-svg .pt.ok,svg .rate.ok{stroke:#2e9d4f}svg .pt.fail,svg .rate.fail{stroke:#d9534f}svg .pt.info,svg .rate.info{stroke:#e6a23c}
+svg .pt{stroke:none;fill-opacity:.8}svg .pt.ok{fill:#2e9d4f}svg .pt.fail{fill:#d9534f}svg .pt.info{fill:#e6a23c}
+svg .rate.ok{stroke:#2e9d4f}svg .rate.fail{stroke:#d9534f}svg .rate.info{stroke:#e6a23c}
 svg .rate{fill:none;stroke-width:1.5}svg polyline.q50,svg polyline.q95,svg polyline.q99{fill:none;stroke-width:1.5}
 svg .q50{stroke:#1f4e9c}svg .q95{stroke:#7b3fa0}svg .q99{stroke:#111;stroke-dasharray:4 2}
 svg .legend.ok rect{fill:#2e9d4f}svg .legend.fail rect{fill:#d9534f}svg .legend.info rect{fill:#e6a23c}

@@ -64,8 +64,6 @@
       if (fx1 < LABEL_W || fx0 > width) continue;
       ctx.fillStyle = "rgba(110,110,110,0.18)";
       ctx.fillRect(fx0, AXIS_H, Math.max(fx1 - fx0, 1), height - AXIS_H);
-      ctx.fillStyle = "#555";
-      ctx.fillText(w[2], fx0 + 2, AXIS_H + 6 + 11 * (f % 2));
     }
     // Time axis.
     var step = niceStep(view.end - view.start, 8);
@@ -99,6 +97,17 @@
       ctx.fillRect(0, y, LABEL_W - 2, LANE_H);
       ctx.fillStyle = "#333";
       ctx.fillText(data.lanes[l], 4, y + LANE_H / 2);
+    }
+    // Fault labels last, on a light box, so that no bar hides them.
+    for (var g = 0; g < data.faults.length; g++) {
+      var lx = Math.max(xOf(data.faults[g][0]), LABEL_W) + 2;
+      if (lx > width || xOf(data.faults[g][1]) < LABEL_W) continue;
+      var ly = AXIS_H + 7 + 13 * (g % 2);
+      var label = data.faults[g][2];
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(lx - 1, ly - 6, ctx.measureText(label).width + 2, 12);
+      ctx.fillStyle = "#444";
+      ctx.fillText(label, lx, ly);
     }
     status.textContent = n + " ops in " + lanes.length + " lanes; drawn " + drawn +
       " bars; showing " + seconds(view.start) + " s to " + seconds(view.end) +

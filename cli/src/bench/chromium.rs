@@ -66,7 +66,7 @@ fn run(page: &Path, extra: &[&str]) -> io::Result<(Output, Duration)> {
                 format!("cannot run {BINARY}: {e} (scripts/test.sh installs Debian's chromium)"),
             )
         })?;
-    let wall = started.elapsed();
+    let time = started.elapsed();
     if !output.status.success() {
         return Err(io::Error::other(format!(
             "{BINARY} failed ({}): {}",
@@ -74,7 +74,7 @@ fn run(page: &Path, extra: &[&str]) -> io::Result<(Output, Duration)> {
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    Ok((output, wall))
+    Ok((output, time))
 }
 
 /// A page as Chromium left it after loading.
@@ -103,7 +103,7 @@ pub fn load(page: &Path) -> io::Result<Loaded> {
 /// to exit.
 pub fn screenshot(page: &Path, png: &Path) -> io::Result<Duration> {
     let _ = std::fs::remove_file(png);
-    let (_, wall) = run(
+    let (_, time) = run(
         page,
         &[
             &format!("--screenshot={}", png.display()),
@@ -112,7 +112,7 @@ pub fn screenshot(page: &Path, png: &Path) -> io::Result<Duration> {
         ],
     )?;
     if png.is_file() {
-        Ok(wall)
+        Ok(time)
     } else {
         Err(io::Error::other(format!(
             "{BINARY} wrote no screenshot at {}",

@@ -52,7 +52,7 @@ pub fn run(repeat: usize) -> Result<i32, Failure> {
     std::fs::write(&empty, "<!DOCTYPE html><html><body></body></html>").map_err(io)?;
 
     let (mut ready, mut load) = (f64::MAX, f64::MAX);
-    let (mut wall, mut empty_wall) = (Duration::MAX, Duration::MAX);
+    let (mut shot, mut empty_shot) = (Duration::MAX, Duration::MAX);
     for _ in 0..repeat {
         let loaded = chromium::load(&report).map_err(io)?;
         if !loaded.console.is_empty() {
@@ -67,8 +67,8 @@ pub fn run(repeat: usize) -> Result<i32, Failure> {
         ready = ready.min(r);
         load = load.min(chromium::load_ms(&loaded.dom).unwrap_or(f64::MAX));
         let png = dir.join("shot.png");
-        wall = wall.min(chromium::screenshot(&report, &png).map_err(io)?);
-        empty_wall = empty_wall.min(chromium::screenshot(&empty, &png).map_err(io)?);
+        shot = shot.min(chromium::screenshot(&report, &png).map_err(io)?);
+        empty_shot = empty_shot.min(chromium::screenshot(&empty, &png).map_err(io)?);
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!(
@@ -79,11 +79,14 @@ pub fn run(repeat: usize) -> Result<i32, Failure> {
     );
     println!(
         "report: in chromium, {ready:.1} ms from navigation start to timeline drawn, \
-         {load:.1} ms to the load event's end; chromium started, loading and taking a \
-         screenshot: {:.1} ms vs {:.1} ms for an empty page (+{:.1} ms)",
-        ms(wall),
-        ms(empty_wall),
-        ms(wall.saturating_sub(empty_wall))
+         {load:.1} ms to the load event's end"
+    );
+    println!(
+        "report: chromium started, loading and taking a screenshot: {:.1} ms vs {:.1} ms for \
+         an empty page (+{:.1} ms)",
+        ms(shot),
+        ms(empty_shot),
+        ms(shot.saturating_sub(empty_shot)),
     );
     Ok(0)
 }
