@@ -23,6 +23,8 @@ command -v npm >/dev/null || need_apt+=(npm)
 [ -x /usr/bin/docker ] || need_apt+=(podman-docker)
 command -v runc >/dev/null || need_apt+=(runc)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+# Headless Chromium opens the HTML reports in the report's browser test (cli/tests/report_chromium.rs).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

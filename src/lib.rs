@@ -12,6 +12,7 @@ pub mod history;
 pub mod interpreter;
 pub mod model;
 pub mod panic;
+pub mod report;
 pub mod runtime;
 pub mod store;
 pub mod workload;

@@ -1,5 +1,5 @@
 //! `analyze`: re-check a stored run with the checkers it was run with (recorded in its
-//! `test.json`), rewrite its results, and exit with the verdict.
+//! `test.json`), rewrite its results and its `report.html`, and exit with the verdict.
 
 use crate::exit::{self, Failure};
 use clap::Args;
@@ -50,6 +50,8 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Failure> {
     );
     run.write_results(&result)
         .map_err(|e| Failure::bad_input(format!("{dir}: cannot write results: {e}")))?;
+    jepsen_core::report::write_report(run.path())
+        .map_err(|e| Failure::bad_input(format!("{dir}: cannot write the report: {e}")))?;
     println!(
         "{}\t{}",
         run.path().display(),

@@ -233,6 +233,7 @@ fn keep(
     ];
     fields.extend(test.workload.checkers().to_fields());
     run.write_test(&Value::Map(fields)).map_err(io)?;
+    jepsen_core::report::write_report(run.path()).map_err(io)?;
     Ok(run.path().to_path_buf())
 }
 

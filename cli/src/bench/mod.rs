@@ -5,14 +5,18 @@
 //! - `set-full`: a synthetic 1,000,000-op set history, parsed and set-full-checked;
 //! - `generator`: ops/s through Jepsen's generator simulator for common shapes;
 //! - `interpreter`: client ops/s through the interpreter with a no-op client, on the
-//!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`.
+//!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`;
+//! - `report`: rendering a 100,000-op run's `report.html` and loading it in Chromium.
 //!
 //! Each figure is the best of `--repeat` runs (wall clock) with the CPU time of that run
 //! beside it: on a shared machine the CPU time says what the wall clock would be alone.
 
 mod check_speed;
+mod chromium;
 mod generator;
 mod interpreter;
+mod report;
+mod report_history;
 mod set_full;
 
 use crate::exit::Failure;
@@ -26,6 +30,7 @@ pub enum Suite {
     SetFull,
     Generator,
     Interpreter,
+    Report,
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +71,9 @@ pub fn run(args: BenchArgs) -> Result<i32, Failure> {
     }
     if all || args.only.contains(&Suite::Interpreter) {
         interpreter::run(args.ops, args.repeat);
+    }
+    if all || args.only.contains(&Suite::Report) {
+        report::run(args.repeat)?;
     }
     Ok(0)
 }
