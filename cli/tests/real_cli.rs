@@ -202,6 +202,12 @@ fn every_workload_is_valid_under_real_faults_and_the_broken_services_are_caught(
             serde_json::json!(true),
             "{results}"
         );
+        let report = std::fs::read_to_string(run.join("report.html")).unwrap_or_default();
+        assert!(
+            report.contains("<svg"),
+            "{name}: no report.html with plots in {}",
+            run.display()
+        );
         // The history was streamed, the nemesis acted, and the logs came home.
         let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
         let nemesis_ops = history

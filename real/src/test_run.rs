@@ -335,6 +335,10 @@ pub fn run_test(
         },
     );
     run.write_results(&result).map_err(store_error)?;
+    match jepsen_core::report::write_report(run.path()) {
+        Ok(path) => log.line(&format!("report: {}", path.display())),
+        Err(e) => log.line(&format!("the report could not be written: {e}")),
+    }
     log.line(&format!("verdict: {:?}", result.valid));
     Ok(RunOutcome {
         result,
