@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_restate-jepsen");
 const SECRET: &str = "the secret outside the store";
 
-/// A fake store with three runs of two tests, `latest` links as the store makes them,
+/// A fake store with four runs of two tests (valid, invalid, unknown, no results), `latest` links as the store makes them,
 /// a report for one run, and a secret file beside the store with a link to it inside.
 struct FakeStore {
     dir: tempfile::TempDir,
@@ -39,6 +39,10 @@ impl FakeStore {
             "20260103T100000.000",
             "{\"valid?\": \"unknown\"}\n",
         );
+        // A run that never wrote its results (still running, or crashed).
+        let crashed = store.join("reg-b/20260101T090000.000");
+        std::fs::create_dir_all(&crashed).unwrap();
+        std::fs::write(crashed.join("history.jsonl"), "{}\n").unwrap();
         std::fs::write(
             invalid.join("report.html"),
             "<html>the report of reg-b</html>\n",
@@ -151,6 +155,7 @@ async fn serve_lists_runs_newest_first_coloured_by_verdict() {
             ("unknown".into(), "set-a/20260103T100000.000".into()),
             ("invalid".into(), "reg-b/20260102T100000.000".into()),
             ("valid".into(), "set-a/20260101T100000.000".into()),
+            ("incomplete".into(), "reg-b/20260101T090000.000".into()),
         ],
         "{page}"
     );
@@ -166,11 +171,13 @@ async fn serve_lists_runs_newest_first_coloured_by_verdict() {
             .unwrap()
             .to_string()
     };
-    let colours = [colour("valid"), colour("invalid"), colour("unknown")];
-    assert!(
-        colours[0] != colours[1] && colours[1] != colours[2] && colours[0] != colours[2],
-        "{colours:?}"
-    );
+    let mut colours: Vec<String> = ["valid", "invalid", "unknown", "incomplete"]
+        .into_iter()
+        .map(colour)
+        .collect();
+    colours.sort();
+    colours.dedup();
+    assert_eq!(colours.len(), 4, "{colours:?}");
     // `latest` links are not runs.
     assert!(!page.contains("data-run=\"set-a/latest\""));
 }
@@ -201,6 +208,7 @@ async fn serve_links_each_run_to_its_report_and_files() {
     );
 
     for run in [
+        "reg-b/20260101T090000.000",
         "set-a/20260103T100000.000",
         "reg-b/20260102T100000.000",
         "set-a/20260101T100000.000",
