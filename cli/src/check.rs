@@ -151,9 +151,11 @@ pub fn reason(result: &CheckResult) -> String {
     }
 }
 
-/// Reads and checks every file, a worker per core, results in the files' order.
+/// Reads and checks every file, a worker per core, results in the files' order; a
+/// spinner per file in progress when stderr is a terminal.
 fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
+    let progress = crate::progress::CheckProgress::new();
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -167,10 +169,15 @@ fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> V
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(file) = files.get(i) else { break };
+                        let spinner = progress.file(file);
                         let outcome = match read_history_file(file) {
-                            Ok(history) => Outcome::Checked(checker.check(&history, opts)),
+                            Ok(history) => {
+                                spinner.checking(file, history.len());
+                                Outcome::Checked(checker.check(&history, opts))
+                            }
                             Err(e) => Outcome::Unreadable(e),
                         };
+                        spinner.finish();
                         mine.push((i, outcome));
                     }
                     mine

@@ -7,7 +7,10 @@ mod bench;
 mod check;
 mod cluster;
 mod exit;
+mod logging;
+mod progress;
 mod real;
+mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +27,10 @@ static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
     about = "A Jepsen for Restate: find consistency bugs in a simulated or real Restate cluster"
 )]
 struct Cli {
+    /// How log lines on stderr look: text, or json (one JSON object per line, as Jepsen's
+    /// --logging-json). The level comes from RUST_LOG (default info).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +49,18 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// Run a workload against a real Restate cluster over SSH, with genuine faults.
     Real(Box<real::RealArgs>),
+    /// Serve the store over HTTP: the runs, newest first, with their reports, files and zips.
+    Serve(serve::ServeArgs),
+}
+
+/// The log level when `RUST_LOG` does not say: info, except that a `sim` of many
+/// iterations keeps the interpreter's per-run lines (`Healing cluster`, ...) to warnings:
+/// thousands of them would bury what matters. A single iteration (a replay) logs them.
+fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Sim(args) if args.iterations > 1 => "info,jepsen_core::interpreter=warn",
+        _ => "info",
+    }
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {
@@ -52,6 +71,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Bench(args) => bench::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Real(args) => real::run(*args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
@@ -94,6 +114,7 @@ fn main() {
             std::process::exit(exit::BAD_ARGUMENTS);
         }
     };
+    logging::init(cli.log_format, default_log_filter(&cli.command));
     // A panic that reaches here is a crash of the tool (exit 255), reported on one line.
     // Panics caught on the way (a checker's, which `compose` turns into unknown) print
     // nothing: the hook only remembers the last message.

@@ -5,11 +5,12 @@
 //! 255 crash).
 
 use crate::exit::{self, Failure, CRASH};
+use crate::progress::RunProgress;
 use crate::sim::parse_concurrency;
 use clap::Args;
 use jepsen_core::checker::Validity;
 use jepsen_core::fault::Fault;
-use jepsen_core::history::Value;
+use jepsen_core::history::{Op, OpType, Process, Value};
 use jepsen_core::workload::{Workload, WorkloadOptions};
 use jepsen_real::db::config::ClusterConfig;
 use jepsen_real::db::{DbSpec, ServerSource};
@@ -431,7 +432,30 @@ pub fn run(args: RealArgs) -> Result<i32, Failure> {
             eprintln!("test {} of {}", i + 1, args.test_count);
             test.seed = args.seed + i as u64;
         }
-        let outcome = run_test(&test, remote.clone(), &mut |_| {}).map_err(|e| match e {
+        let total = test.workload_options.time_limit
+            + if test.nemesis == Fault::None {
+                Duration::ZERO
+            } else {
+                test.workload_options.heal_time
+            };
+        let mut progress: Option<RunProgress> = None;
+        let mut on_op = |op: &Op| {
+            let bar = progress.get_or_insert_with(|| RunProgress::new(total));
+            match (&op.process, op.kind) {
+                (_, OpType::Invoke) => {}
+                (Process::Nemesis, _) => match op.f.as_str() {
+                    "start" if op.value != Value::Nil => bar.fault(Some(&fault_label(&op.value))),
+                    "stop" if op.value != Value::Nil => bar.fault(None),
+                    _ => {}
+                },
+                _ => bar.op_completed(),
+            }
+        };
+        let outcome = run_test(&test, remote.clone(), &mut on_op);
+        if let Some(bar) = progress.take() {
+            bar.finish();
+        }
+        let outcome = outcome.map_err(|e| match e {
             RunError::BadInput(m) => Failure::bad_input(m),
             RunError::Crashed(m) => Failure {
                 code: CRASH,
@@ -453,6 +477,31 @@ pub fn run(args: RealArgs) -> Result<i32, Failure> {
         overall = worse(overall, outcome.result.valid);
     }
     Ok(exit::for_validity(overall))
+}
+
+/// What a nemesis `start` did, short: `killed 10.0.0.2`, `isolated n2`, `grudge`, ...
+fn fault_label(value: &Value) -> String {
+    match value {
+        Value::Map(fields) => fields
+            .first()
+            .map(|(k, v)| {
+                let nodes = match v {
+                    Value::Vec(items) => items
+                        .iter()
+                        .map(|i| {
+                            i.as_name()
+                                .map(String::from)
+                                .unwrap_or_else(|| format!("{i:?}"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.as_name().map(String::from).unwrap_or_default(),
+                };
+                format!("{} {nodes}", k.as_name().unwrap_or("fault"))
+            })
+            .unwrap_or_default(),
+        other => other.as_name().map(String::from).unwrap_or_default(),
+    }
 }
 
 fn worse(a: Validity, b: Validity) -> Validity {

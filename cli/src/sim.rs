@@ -256,6 +256,14 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
     let mut kept: Vec<PathBuf> = Vec::new();
     let mut store_error = None;
     let single = args.iterations == 1;
+    tracing::info!(
+        seed = args.seed,
+        iterations = args.iterations,
+        workload = %test.workload,
+        nemesis = %test.nemesis,
+        "sim starting"
+    );
+    let progress = crate::progress::IterationProgress::new(args.iterations);
 
     let make = {
         let test = test.clone();
@@ -284,6 +292,7 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
             Validity::Invalid => invalid += 1,
             Validity::Unknown => unknown += 1,
         }
+        progress.iteration_done(verdict == Validity::Valid);
         if verdict != Validity::Valid {
             failures.push((seed, verdict, why));
         }
@@ -309,6 +318,7 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
             )
         });
     }
+    progress.finish();
     if let Some(e) = store_error {
         return Err(e);
     }

@@ -89,7 +89,7 @@ pub struct RunOutcome {
     pub cleanup_errors: Vec<String>,
 }
 
-/// The run's log: `jepsen.log` in the store, and stderr.
+/// The run's log: `jepsen.log` in the store, and the tracing log (stderr, text or JSON).
 #[derive(Clone)]
 pub struct RunLog {
     file: Arc<Mutex<Option<std::fs::File>>>,
@@ -106,7 +106,7 @@ impl RunLog {
 
     pub fn line(&self, message: &str) {
         let line = format!("[{:8.3}] {message}", self.start.elapsed().as_secs_f64());
-        eprintln!("{line}");
+        tracing::info!("{message}");
         if let Some(file) = self.file.lock().unwrap().as_mut() {
             let _ = writeln!(file, "{line}");
         }
