@@ -5,7 +5,8 @@
 //! - `set-full`: a synthetic 1,000,000-op set history, parsed and set-full-checked;
 //! - `generator`: ops/s through Jepsen's generator simulator for common shapes;
 //! - `interpreter`: client ops/s through the interpreter with a no-op client, on the
-//!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`.
+//!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`;
+//! - `sim-bugs`: per injected bug of the simulation, the median iterations to find it.
 //!
 //! Each figure is the best of `--repeat` runs (wall clock) with the CPU time of that run
 //! beside it: on a shared machine the CPU time says what the wall clock would be alone.
@@ -14,6 +15,7 @@ mod check_speed;
 mod generator;
 mod interpreter;
 mod set_full;
+mod sim_bugs;
 
 use crate::exit::Failure;
 use clap::{Args, ValueEnum};
@@ -26,6 +28,7 @@ pub enum Suite {
     SetFull,
     Generator,
     Interpreter,
+    SimBugs,
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +69,9 @@ pub fn run(args: BenchArgs) -> Result<i32, Failure> {
     }
     if all || args.only.contains(&Suite::Interpreter) {
         interpreter::run(args.ops, args.repeat);
+    }
+    if all || args.only.contains(&Suite::SimBugs) {
+        sim_bugs::run();
     }
     Ok(0)
 }
