@@ -12,7 +12,7 @@ use jepsen_core::history::{History, Value};
 use jepsen_core::store::Store;
 use jepsen_core::workload::{Workload, WorkloadOptions};
 use jepsen_sim::restate::{Bug, BugSet};
-use jepsen_sim::{check_determinism, run_iterations, run_test, SimTest};
+use jepsen_sim::{check_determinism, run_iterations, run_test, run_test_with_trace, SimTest};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,12 +24,14 @@ pub struct SimArgs {
     /// How many iterations (seeds) to run.
     #[arg(long, default_value_t = 100)]
     pub iterations: u64,
-    /// The workload: set-vo, set-mds, register-vo or register-mds.
-    #[arg(long, default_value = "register-mds")]
-    pub workload: String,
-    /// The fault the nemesis inflicts (partition-random-node, kill-random-node, ..., none).
-    #[arg(long, default_value = "partition-random-node")]
-    pub nemesis: String,
+    /// The workload: set-vo, set-mds, register-vo or register-mds [default: register-mds,
+    /// or the first --bug's own].
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// The fault the nemesis inflicts (partition-random-node, kill-random-node, ..., none)
+    /// [default: partition-random-node, or the first --bug's own].
+    #[arg(long)]
+    pub nemesis: Option<String>,
     /// A defect to switch on in the model (repeatable); see --list-bugs.
     #[arg(long = "bug")]
     pub bugs: Vec<String>,
@@ -85,14 +87,6 @@ pub(crate) fn parse_concurrency(text: &str, nodes: usize) -> Result<usize, Failu
 }
 
 fn test_from(args: &SimArgs) -> Result<SimTest, Failure> {
-    let workload: Workload = args
-        .workload
-        .parse()
-        .map_err(|e| Failure::bad_input(format!("--workload: {e}")))?;
-    let nemesis: Fault = args
-        .nemesis
-        .parse()
-        .map_err(|e| Failure::bad_input(format!("--nemesis: {e}")))?;
     let mut bugs = BugSet::new();
     for name in &args.bugs {
         bugs.insert(
@@ -100,6 +94,20 @@ fn test_from(args: &SimArgs) -> Result<SimTest, Failure> {
                 .map_err(|e| Failure::bad_input(format!("--bug: {e}")))?,
         );
     }
+    // Without --workload / --nemesis, the first bug's own (which find it), else ours.
+    let first_bug = args.bugs.first().and_then(|b| b.parse::<Bug>().ok());
+    let workload: Workload = match &args.workload {
+        Some(name) => name
+            .parse()
+            .map_err(|e| Failure::bad_input(format!("--workload: {e}")))?,
+        None => first_bug.map_or(Workload::RegisterMds, Bug::default_workload),
+    };
+    let nemesis: Fault = match &args.nemesis {
+        Some(name) => name
+            .parse()
+            .map_err(|e| Failure::bad_input(format!("--nemesis: {e}")))?,
+        None => first_bug.map_or(Fault::PartitionRandomNode, Bug::default_nemesis),
+    };
     if args.nodes == 0 || args.nodes > 9 {
         return Err(Failure::bad_input(format!(
             "--nodes {}: give 1 to 9",
@@ -151,10 +159,10 @@ fn test_from(args: &SimArgs) -> Result<SimTest, Failure> {
 }
 
 /// The command that replays `seed` alone, with every option that shapes the history.
-fn replay_command(args: &SimArgs, seed: u64) -> String {
+fn replay_command(args: &SimArgs, test: &SimTest, seed: u64) -> String {
     let mut cmd = format!(
         "cargo run --release -- sim --seed {seed} --iterations 1 --workload {} --nemesis {} --nodes {} --time-limit {} --heal-time {} --client-timeout {} --rate {} --concurrency {}",
-        args.workload, args.nemesis, args.nodes, args.time_limit, args.heal_time, args.client_timeout, args.rate, args.concurrency
+        test.workload, test.nemesis, args.nodes, args.time_limit, args.heal_time, args.client_timeout, args.rate, args.concurrency
     );
     for bug in &args.bugs {
         cmd.push_str(&format!(" --bug {bug}"));
@@ -181,6 +189,7 @@ fn keep(
     seed: u64,
     history: &History,
     result: &CheckResult,
+    model_trace: Option<&str>,
 ) -> Result<PathBuf, Failure> {
     let name = format!("sim-{}-{}", test.workload, test.nemesis);
     let io = |e: std::io::Error| {
@@ -197,6 +206,9 @@ fn keep(
     writer.finish().map_err(io)?;
     run.write_history_edn(history).map_err(io)?;
     run.write_results(result).map_err(io)?;
+    if let Some(model_trace) = model_trace {
+        std::fs::write(run.path().join("model-trace.log"), model_trace).map_err(io)?;
+    }
     let mut fields = vec![
         (Value::keyword("name"), Value::Str(name.clone())),
         (Value::keyword("world"), Value::from("sim")),
@@ -228,7 +240,7 @@ fn keep(
         ),
         (
             Value::keyword("replay"),
-            Value::Str(replay_command(args, seed)),
+            Value::Str(replay_command(args, test, seed)),
         ),
     ];
     fields.extend(test.workload.checkers().to_fields());
@@ -269,16 +281,36 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
         let test = test.clone();
         move |_rt| run_test(test)
     };
+    // A replay (one iteration) also records the model trace for its store.
+    let traced = {
+        let test = test.clone();
+        move |_rt| async move {
+            if single {
+                let (history, model_trace) = run_test_with_trace(test).await;
+                (history, Some(model_trace))
+            } else {
+                (run_test(test).await, None)
+            }
+        }
+    };
     // An iteration's outcome: its history, or why it has none (and the verdict that gives).
-    let mut each = |seed: u64, outcome: Result<History, (Validity, String)>| {
+    type Outcome = Result<(History, Option<String>), (Validity, String)>;
+    let mut each = |seed: u64, outcome: Outcome| {
         let (verdict, why, history) = match outcome {
-            Ok(history) => {
+            Ok((history, model_trace)) => {
                 let result = judge(&test, &history);
                 ops += history.len();
                 simulated += history.ops.last().map_or(0, |o| o.time);
                 let why = crate::check::reason(&result);
                 if result.valid != Validity::Valid || single {
-                    match keep(&args, &test, seed, &history, &result) {
+                    match keep(
+                        &args,
+                        &test,
+                        seed,
+                        &history,
+                        &result,
+                        model_trace.as_deref(),
+                    ) {
                         Ok(path) => kept.push(path),
                         Err(e) => store_error = Some(e),
                     }
@@ -302,11 +334,12 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
     if args.check_determinism {
         for seed in seeds.clone() {
             let outcome = check_determinism(seed, make.clone())
+                .map(|history| (history, None))
                 .map_err(|e| (Validity::Invalid, format!("not deterministic: {e}")));
             each(seed, outcome);
         }
     } else {
-        run_iterations(seeds, args.jobs, make, |seed, outcome| {
+        run_iterations(seeds, args.jobs, traced, |seed, outcome| {
             each(
                 seed,
                 outcome.map_err(|panic| {
@@ -343,7 +376,7 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
     );
     for (seed, verdict, why) in &failures {
         println!("seed {seed}: {}{why}", crate::check::verdict_name(*verdict));
-        println!("  replay: {}", replay_command(&args, *seed));
+        println!("  replay: {}", replay_command(&args, &test, *seed));
     }
     for path in &kept {
         println!("stored: {}", path.display());

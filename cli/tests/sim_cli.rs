@@ -206,3 +206,71 @@ fn bad_input_is_one_line_and_254() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("metadata-cas-without-quorum"));
 }
+
+#[test]
+fn a_replay_writes_the_model_trace_and_a_bug_brings_its_own_workload_and_fault() {
+    let store = tempfile::tempdir().unwrap();
+    let o = sim(
+        &["--seed", "1000", "--iterations", "1", "--bug", "no-fencing"],
+        store.path(),
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("register-vo under pause-random-node"),
+        "the bug's defaults: {out}"
+    );
+    let histories = stored_histories(store.path());
+    assert_eq!(histories.len(), 1, "{out}");
+    let trace = std::fs::read_to_string(histories[0].with_file_name("model-trace.log"))
+        .expect("a replay writes model-trace.log");
+    for event in [
+        "metadata: became the Raft leader",
+        "partition: claimed epoch 1",
+        "stored on 2 log servers",
+        "acked Register/",
+        "nemesis start",
+    ] {
+        assert!(trace.contains(event), "{event} not in the trace");
+    }
+    // An explicit flag overrides the bug's default.
+    let o = sim(
+        &[
+            "--seed",
+            "1000",
+            "--iterations",
+            "1",
+            "--bug",
+            "no-fencing",
+            "--nemesis",
+            "none",
+        ],
+        store.path(),
+    );
+    assert!(
+        stdout(&o).contains("register-vo under none"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn list_bugs_shows_the_whole_catalogue_one_line_each() {
+    let store = tempfile::tempdir().unwrap();
+    let o = sim(&["--list-bugs"], store.path());
+    let out = stdout(&o);
+    let names = [
+        "metadata-cas-without-quorum",
+        "ack-before-replication",
+        "stale-follower-read",
+        "no-fencing",
+        "non-exclusive-object",
+        "duplicate-on-retry",
+    ];
+    assert_eq!(out.lines().count(), names.len(), "{out}");
+    for name in names {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} not in {out}"
+        );
+    }
+}

@@ -11,13 +11,15 @@ compile_error!(
      a RUSTFLAGS environment variable overrides it: add `--cfg madsim` to RUSTFLAGS"
 );
 
+pub mod bug_hunt;
 pub mod iteration;
 pub mod network;
 pub mod restate;
 pub mod runtime;
 pub mod test_run;
 
+pub use bug_hunt::{hunt, Hunt};
 pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};
 pub use network::{NetworkConfig, SimNetwork, SimNode};
 pub use runtime::{simulate, MadsimRuntime};
-pub use test_run::{run_test, SimTest};
+pub use test_run::{run_test, run_test_with_trace, SimTest};

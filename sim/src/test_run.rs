@@ -3,8 +3,11 @@
 //! cluster's control node. Everything random comes from the iteration's seed, so a seed
 //! replays its history exactly.
 
+use crate::restate::trace;
 use crate::restate::{wait_until_ready, BugSet, ClusterOptions, SimCluster, SimNemesis};
 use crate::MadsimRuntime;
+use jepsen_core::checker::registry;
+use jepsen_core::checker::{CheckOptions, CheckResult};
 use jepsen_core::fault::Fault;
 use jepsen_core::generator::TestInfo;
 use jepsen_core::history::History;
@@ -29,10 +32,56 @@ pub struct SimTest {
 }
 
 impl SimTest {
+    /// The `sim` command's defaults (3 nodes, 5 clients at 50 ops/s for 4 simulated
+    /// seconds with a fault every second, then 5 s after the heal; 1 s client timeout;
+    /// 20 ops per register key), with this workload, fault and bugs.
+    pub fn defaults(workload: Workload, nemesis: Fault, bugs: BugSet) -> SimTest {
+        let nodes = 3;
+        let concurrency = 5;
+        SimTest {
+            workload,
+            nemesis,
+            bugs,
+            nodes,
+            client_timeout: Duration::from_secs(1),
+            workload_options: WorkloadOptions {
+                concurrency,
+                rate: 50.0,
+                time_limit: Duration::from_secs(4),
+                fault_interval: Duration::from_secs(1),
+                heal_time: Duration::from_secs(5),
+                ops_per_key: 20,
+                threads_per_key: nodes.min(concurrency),
+                ..WorkloadOptions::default()
+            },
+        }
+    }
+
+    /// Judges `history` with the workload's checkers (restatedev/jepsen's).
+    pub fn check(&self, history: &History) -> CheckResult {
+        let checker =
+            registry::build(&self.workload.checkers()).expect("the workloads' checkers exist");
+        checker.check(
+            history,
+            &CheckOptions {
+                time_limit: Some(Duration::from_secs(60)),
+                nodes: self.node_names(),
+            },
+        )
+    }
+
     /// The node names, `n1` … `nN`, as the cluster names them.
     pub fn node_names(&self) -> Vec<String> {
         (1..=self.nodes).map(|i| format!("n{i}")).collect()
     }
+}
+
+/// Runs `test` as [`run_test`] does, recording the model trace ([`crate::restate::trace`]),
+/// and returns the history and the trace (for a replayed seed's store).
+pub async fn run_test_with_trace(test: SimTest) -> (History, String) {
+    trace::record();
+    let history = run_test(test).await;
+    (history, trace::take())
 }
 
 /// Runs `test` in the current simulation (see [`crate::run_iteration`]) and returns its

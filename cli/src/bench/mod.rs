@@ -6,7 +6,8 @@
 //! - `generator`: ops/s through Jepsen's generator simulator for common shapes;
 //! - `interpreter`: client ops/s through the interpreter with a no-op client, on the
 //!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`;
-//! - `report`: rendering a 100,000-op run's `report.html` and loading it in Chromium.
+//! - `report`: rendering a 100,000-op run's `report.html` and loading it in Chromium;
+//! - `sim-bugs`: per injected bug of the simulation, the median iterations to find it.
 //!
 //! Each figure is the best of `--repeat` runs (wall clock) with the CPU time of that run
 //! beside it: on a shared machine the CPU time says what the wall clock would be alone.
@@ -18,6 +19,7 @@ mod interpreter;
 mod report;
 mod report_history;
 mod set_full;
+mod sim_bugs;
 
 use crate::exit::Failure;
 use clap::{Args, ValueEnum};
@@ -31,6 +33,7 @@ pub enum Suite {
     Generator,
     Interpreter,
     Report,
+    SimBugs,
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +77,9 @@ pub fn run(args: BenchArgs) -> Result<i32, Failure> {
     }
     if all || args.only.contains(&Suite::Report) {
         report::run(args.repeat)?;
+    }
+    if all || args.only.contains(&Suite::SimBugs) {
+        sim_bugs::run();
     }
     Ok(0)
 }

@@ -20,6 +20,7 @@
 //!   restores the baseline.
 
 use super::cluster::SimCluster;
+use super::trace;
 use jepsen_core::fault::{Fault, Grudge};
 use jepsen_core::history::{Op, OpType, Value};
 use jepsen_core::runtime::{ClientError, LocalBoxFuture, Nemesis, SharedRng};
@@ -191,6 +192,10 @@ impl Nemesis for SimNemesis {
                 format!("the nemesis does start and stop, not {other}"),
             )),
         };
+        match &value {
+            Ok(v) => trace::event("nemesis", || format!("{} {}: {v}", op.f, op.value)),
+            Err(e) => trace::event("nemesis", || format!("{} {}: {e:?}", op.f, op.value)),
+        }
         Box::pin(async move {
             let mut done = op.complete(OpType::Info);
             done.value = value?;

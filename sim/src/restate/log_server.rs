@@ -61,8 +61,14 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Handles `request`; an append waits `sync_latency` before it is stored.
-    pub async fn handle(&self, request: LogRequest, sync_latency: Duration) -> LogReply {
+    /// Handles `request`; an append waits `sync_latency` before it is stored. Without
+    /// `fencing` (the `no-fencing` bug), seals are recorded but never refuse an append.
+    pub async fn handle(
+        &self,
+        request: LogRequest,
+        sync_latency: Duration,
+        fencing: bool,
+    ) -> LogReply {
         match request {
             LogRequest::Append {
                 partition,
@@ -75,7 +81,7 @@ impl LogStore {
                 }
                 let mut partitions = self.partitions.lock().expect("not poisoned");
                 let log = partitions.entry(partition).or_default();
-                if epoch < log.sealed {
+                if fencing && epoch < log.sealed {
                     return LogReply::Sealed(log.sealed);
                 }
                 let newer = log
@@ -94,6 +100,21 @@ impl LogStore {
                 LogReply::Records(log.records.clone())
             }
         }
+    }
+
+    /// The records of `partition` held here from `lsn` on, as long as they follow each
+    /// other without a gap (what a follower can apply in order).
+    pub fn records_from(&self, partition: u32, lsn: u64) -> Vec<(u64, LogRecord)> {
+        let partitions = self.partitions.lock().expect("not poisoned");
+        let Some(log) = partitions.get(&partition) else {
+            return Vec::new();
+        };
+        log.records
+            .range(lsn..)
+            .zip(lsn..)
+            .take_while(|((at, _), expected)| *at == expected)
+            .map(|((at, record), _)| (*at, record.clone()))
+            .collect()
     }
 
     /// The records of `partition` held here (for tests).
@@ -128,7 +149,7 @@ mod tests {
         let (first, sealed, refused, newer) = simulate(1, |_rt| async {
             let store = LogStore::default();
             let ms = Duration::from_millis(1);
-            let first = store.handle(append(1, 1), ms).await;
+            let first = store.handle(append(1, 1), ms, true).await;
             let sealed = store
                 .handle(
                     LogRequest::Seal {
@@ -136,10 +157,11 @@ mod tests {
                         epoch: 2,
                     },
                     ms,
+                    true,
                 )
                 .await;
-            let refused = store.handle(append(1, 2), ms).await;
-            let newer = store.handle(append(2, 2), ms).await;
+            let refused = store.handle(append(1, 2), ms, true).await;
+            let newer = store.handle(append(2, 2), ms, true).await;
             (first, sealed, refused, newer)
         });
         assert!(matches!(first, LogReply::Appended));
@@ -149,5 +171,25 @@ mod tests {
         }
         assert!(matches!(refused, LogReply::Sealed(2)));
         assert!(matches!(newer, LogReply::Appended));
+    }
+
+    #[test]
+    fn without_fencing_a_sealed_epoch_still_appends_and_followers_read_a_gapless_prefix() {
+        let (refused, prefix) = simulate(1, |_rt| async {
+            let store = LogStore::default();
+            let ms = Duration::from_millis(1);
+            store.handle(append(1, 1), ms, false).await;
+            let seal = LogRequest::Seal {
+                partition: 0,
+                epoch: 2,
+            };
+            store.handle(seal, ms, false).await;
+            let refused = store.handle(append(1, 2), ms, false).await;
+            store.handle(append(1, 4), ms, false).await;
+            let prefix: Vec<u64> = store.records_from(0, 1).iter().map(|r| r.0).collect();
+            (refused, prefix)
+        });
+        assert!(matches!(refused, LogReply::Appended));
+        assert_eq!(prefix, vec![1, 2]);
     }
 }

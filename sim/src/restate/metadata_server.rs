@@ -30,6 +30,7 @@ use super::admin_api::{self, AdminCall};
 use super::bugs::{Bug, BugSet};
 use super::disk::NodeDisk;
 use super::metadata_store::{MetadataCommand, MetadataStore, VersionedValue, WriteOutcome};
+use super::trace;
 use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 use jepsen_core::workload::transport::Response;
@@ -447,6 +448,14 @@ impl Member {
             self.election = (role.0, role.1, role.2, timeout);
         }
         r.set_randomized_election_timeout(self.election.3);
-        self.leader.set(r.state == StateRole::Leader);
+        let leads = r.state == StateRole::Leader;
+        if leads != self.leader.get() {
+            let (id, term) = (self.id, r.term);
+            trace::event(&format!("n{id}"), || {
+                let what = if leads { "became" } else { "is no longer" };
+                format!("metadata: {what} the Raft leader (term {term})")
+            });
+        }
+        self.leader.set(leads);
     }
 }

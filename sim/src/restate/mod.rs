@@ -9,21 +9,25 @@
 //! One concept per file: [`cluster`] builds the nodes; [`node`] is a node's process;
 //! [`metadata_server`] the Raft member; [`metadata_store`] its versioned key-value state
 //! machine; [`admin_api`] the metadata HTTP shapes; [`partition`] the partition leader;
-//! [`log_server`] the log's replicas; [`virtual_objects`] the objects' handlers; [`disk`]
+//! [`log_server`] the log's replicas; [`follower`] a follower's lagging copy;
+//! [`virtual_objects`] the objects' handlers; [`disk`]
 //! what survives a crash; [`server`] and [`transport`] the two ends of a request;
-//! [`faults`] the faults and the nemesis; [`bugs`] the defect catalogue.
+//! [`faults`] the faults and the nemesis; [`bugs`] the defect catalogue; [`trace`] the
+//! model trace of a replayed seed.
 
 pub mod admin_api;
 pub mod bugs;
 pub mod cluster;
 pub mod disk;
 pub mod faults;
+pub mod follower;
 pub mod log_server;
 pub mod metadata_server;
 pub mod metadata_store;
 pub mod node;
 pub mod partition;
 pub mod server;
+pub mod trace;
 pub mod transport;
 pub mod virtual_objects;
 

@@ -11,7 +11,7 @@
 //! - Fencing and recovery: the new leader seals its epoch on the log servers, collecting
 //!   their records from `nodes - replication + 1` of them (which meets every write
 //!   quorum), takes per position the record of the highest epoch, writes them again in
-//!   its own epoch, and rebuilds the objects' state by replaying them. A sealed log server
+//!   its own epoch (all at once), and rebuilds the objects' state by replaying them. A sealed log server
 //!   refuses the old leader's appends, and the old leader steps down at its next append.
 //! - Appends: one at a time, to every log server; a record counts once `replication`
 //!   (`default-replication`) of them stored it. A refused or unanswered append makes the
@@ -24,13 +24,14 @@ use super::bugs::{Bug, BugSet};
 use super::log_server::{LogRecord, LogReply, LogRequest};
 use super::metadata_server::MetadataClient;
 use super::metadata_store::{MetadataCommand, Precondition, VersionedValue};
+use super::trace;
 use super::transport::SimTransport;
 use super::virtual_objects::{Invocation, ObjectStore, Outcome};
 use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
-use jepsen_core::workload::transport::{Request, Response, Transport};
+use jepsen_core::workload::transport::{Request, Response, Transport, TransportError};
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -74,6 +75,11 @@ pub struct PartitionHandle {
 }
 
 impl PartitionHandle {
+    /// Whether this node's processor leads the partition now (as far as it knows).
+    pub fn is_leading(&self) -> bool {
+        self.leading.get()
+    }
+
     /// Runs `invocation` if this node leads the partition; 503 if it does not, or if
     /// there is no outcome in time (it may still happen).
     pub async fn invoke(&self, invocation: Invocation) -> Response {
@@ -106,6 +112,9 @@ pub fn start(context: Rc<PartitionContext>, timeout: Duration) -> PartitionHandl
 /// How often an idle leader checks that it is still the leader on record.
 const RECHECK: Duration = Duration::from_millis(200);
 
+/// With `ack-before-replication`: how often the leader ships its append buffer.
+pub const ACK_BUFFER_FLUSH: Duration = Duration::from_millis(100);
+
 /// Claims the partition whenever this node's metadata member leads and it does not
 /// lead the partition yet; leads until an append fails or another claim replaced it.
 async fn processor(
@@ -120,36 +129,42 @@ async fn processor(
         }
         // A failed claim is tried again (with a higher epoch) while this node leads the
         // metadata store.
-        let Ok(mut leader) = claim(&context).await else {
-            continue;
+        let mut leader = match claim(&context).await {
+            Ok(leader) => leader,
+            Err(why) => {
+                trace::event(&context.node, || format!("partition: claim failed: {why}"));
+                continue;
+            }
         };
         leading.set(true);
-        loop {
+        let why = loop {
+            if let Some(why) = leader.failed.borrow_mut().take() {
+                break why;
+            }
             let next = madsim::time::timeout(RECHECK, invocations.next()).await;
             let Ok(next) = next else {
                 // Idle: still the leader on record? (A later claim replaced it, e.g. by
                 // this very node with a higher epoch after a failed claim elsewhere.)
-                if !leader.on_record(&context).await {
-                    break;
+                // With `no-fencing` the leader trusts its appends and never asks.
+                if !context.bugs.contains(&Bug::NoFencing) && !leader.on_record(&context).await {
+                    break "no longer the leader on record".to_string();
                 }
                 continue;
             };
             let Some((invocation, reply)) = next else {
-                break;
+                break "the processor stopped".to_string();
             };
             if reply.is_canceled() {
                 continue;
             }
-            match leader.run(&context, invocation).await {
-                Ok(outcome) => {
-                    let _ = reply.send(outcome.to_response());
-                }
-                Err(why) => {
-                    let _ = reply.send(admin_api::unavailable(&why));
-                    break;
-                }
+            if let Err(why) = leader.run(&context, invocation, reply).await {
+                break why;
             }
-        }
+        };
+        leader.stop();
+        trace::event(&context.node, || {
+            format!("partition: epoch {} steps down: {why}", leader.epoch)
+        });
         leading.set(false);
     }
 }
@@ -158,10 +173,31 @@ async fn processor(
 struct Leader {
     epoch: u64,
     next_lsn: u64,
-    objects: ObjectStore,
+    objects: Rc<RefCell<ObjectStore>>,
+    /// Why a background append made this leader step down (`non-exclusive-object`).
+    failed: Rc<RefCell<Option<String>>>,
+    /// Records answered but not yet shipped (`ack-before-replication`), and whether the
+    /// leader still runs (its flusher stops when it does not).
+    buffer: Rc<RefCell<Vec<(u64, LogRecord)>>>,
+    running: Rc<Cell<bool>>,
 }
 
 impl Leader {
+    fn new(epoch: u64) -> Leader {
+        Leader {
+            epoch,
+            next_lsn: 1,
+            objects: Rc::default(),
+            failed: Rc::default(),
+            buffer: Rc::default(),
+            running: Rc::new(Cell::new(true)),
+        }
+    }
+
+    fn stop(&self) {
+        self.running.set(false);
+    }
+
     /// Whether this node's (possibly stale) view of the leader record still names this
     /// leader.
     async fn on_record(&self, context: &PartitionContext) -> bool {
@@ -173,33 +209,125 @@ impl Leader {
         record.is_some_and(|r| r.node == context.node && r.epoch == self.epoch)
     }
 
+    /// Appends `invocation`, applies it and answers `reply`; an error makes the leader
+    /// step down (after answering 503).
     async fn run(
         &mut self,
         context: &Rc<PartitionContext>,
         invocation: Invocation,
-    ) -> Result<Outcome, String> {
+        reply: Reply,
+    ) -> Result<(), String> {
+        // A retry of an invocation that already ran gets its answer, without a record.
+        if let Some(outcome) = self.objects.borrow().answer_of(&invocation) {
+            let _ = reply.send(outcome.to_response());
+            return Ok(());
+        }
+        let (epoch, lsn) = (self.epoch, self.next_lsn);
+        self.next_lsn += 1;
+        if context.bugs.contains(&Bug::NonExclusiveObject) {
+            self.run_concurrently(context, invocation, reply, lsn);
+            return Ok(());
+        }
         let record = LogRecord {
-            epoch: self.epoch,
+            epoch,
             payload: serde_json::to_vec(&invocation).expect("an invocation serializes"),
         };
         if context.bugs.contains(&Bug::AckBeforeReplication) {
-            // The bug: answer at once; append in the background, where nobody waits for
-            // the outcome (so a leader cut off from the log servers goes on answering).
-            let context = context.clone();
-            let (epoch, lsn) = (self.epoch, self.next_lsn);
-            madsim::task::spawn_local(async move {
-                let _ = append(&context, epoch, lsn, record).await;
-            });
-        } else {
-            append(context, self.epoch, self.next_lsn, record).await?;
+            // The bug: answer once the record is in the buffer, which the flusher ships
+            // later (see `flush_buffer`).
+            self.buffer.borrow_mut().push((lsn, record));
+        } else if let Err(why) = append(context, epoch, lsn, record).await {
+            let _ = reply.send(admin_api::unavailable(&why));
+            return Err(why);
         }
-        self.next_lsn += 1;
-        Ok(self.objects.invoke(&invocation))
+        let outcome = self.objects.borrow_mut().invoke(&invocation);
+        acked(context, epoch, lsn, &invocation, &outcome);
+        let _ = reply.send(outcome.to_response());
+        Ok(())
+    }
+
+    /// `non-exclusive-object`: runs the handler on the object's state as it is now, and
+    /// lets the next invocation start at once; the handler's resulting state is logged
+    /// and written back when its append returns, over whatever ran meanwhile.
+    fn run_concurrently(
+        &self,
+        context: &Rc<PartitionContext>,
+        invocation: Invocation,
+        reply: Reply,
+        lsn: u64,
+    ) {
+        let before = self.objects.borrow().state_of(&invocation);
+        let mut scratch = ObjectStore::with_state_of(&invocation, before.clone());
+        let outcome = scratch.invoke(&invocation);
+        let after = scratch.state_of(&invocation);
+        let (context, objects, failed, epoch) = (
+            context.clone(),
+            self.objects.clone(),
+            self.failed.clone(),
+            self.epoch,
+        );
+        madsim::task::spawn_local(async move {
+            let mutation = Invocation {
+                handler: "$state".to_string(),
+                body: serde_json::to_vec(&after).expect("a state serializes"),
+                idempotency_key: None,
+                ..invocation.clone()
+            };
+            let record = LogRecord {
+                epoch,
+                payload: serde_json::to_vec(&mutation).expect("an invocation serializes"),
+            };
+            if let Err(why) = append(&context, epoch, lsn, record).await {
+                let _ = reply.send(admin_api::unavailable(&why));
+                *failed.borrow_mut() = Some(why);
+                return;
+            }
+            if after != before {
+                objects.borrow_mut().invoke(&mutation);
+            }
+            acked(&context, epoch, lsn, &invocation, &outcome);
+            let _ = reply.send(outcome.to_response());
+        });
+    }
+
+    /// `ack-before-replication`: ships the buffered records every `ACK_BUFFER_FLUSH`
+    /// while the leader runs; a failed append is noticed by nobody.
+    fn start_flusher(&self, context: &Rc<PartitionContext>) {
+        let (context, buffer, running, epoch) = (
+            context.clone(),
+            self.buffer.clone(),
+            self.running.clone(),
+            self.epoch,
+        );
+        madsim::task::spawn_local(async move {
+            while running.get() {
+                madsim::time::sleep(ACK_BUFFER_FLUSH).await;
+                let records = std::mem::take(&mut *buffer.borrow_mut());
+                for (lsn, record) in records {
+                    let _ = append(&context, epoch, lsn, record).await;
+                }
+            }
+        });
     }
 }
 
+/// Traces an answered invocation.
+fn acked(context: &PartitionContext, epoch: u64, lsn: u64, i: &Invocation, o: &Outcome) {
+    trace::event(&context.node, || {
+        format!(
+            "partition: epoch {epoch} lsn {lsn} acked {}/{}/{} {} -> {} {}",
+            i.service,
+            i.key,
+            i.handler,
+            String::from_utf8_lossy(&i.body),
+            o.status,
+            String::from_utf8_lossy(&o.body)
+        )
+    });
+}
+
 /// Becomes the partition's leader with a new epoch, or says why not.
-async fn claim(context: &PartitionContext) -> Result<Leader, String> {
+async fn claim(context: &Rc<PartitionContext>) -> Result<Leader, String> {
     let key = leader_key(context.partition);
     let current = context
         .metadata
@@ -264,22 +392,36 @@ async fn claim(context: &PartitionContext) -> Result<Leader, String> {
             "sealed {sealed} log servers of {seal_quorum} needed"
         ));
     }
-    let mut leader = Leader {
-        epoch,
-        next_lsn: 1,
-        objects: ObjectStore::default(),
-    };
-    for (lsn, record) in recovered {
+    trace::event(&context.node, || {
+        format!(
+            "partition: claimed epoch {epoch}; sealed {sealed} log servers; recovering {} records",
+            recovered.len()
+        )
+    });
+    // Written again in this epoch, all at once (each on `replication` log servers).
+    futures_util::future::try_join_all(recovered.iter().map(|(lsn, record)| {
         let again = LogRecord {
             epoch,
-            payload: record.payload,
+            payload: record.payload.clone(),
         };
-        append(context, epoch, lsn, again.clone()).await?;
+        append(context, epoch, *lsn, again)
+    }))
+    .await?;
+    let mut leader = Leader::new(epoch);
+    let mut next_lsn = 1;
+    for (lsn, record) in recovered {
         let invocation: Invocation =
-            serde_json::from_slice(&again.payload).map_err(|e| format!("record {lsn}: {e}"))?;
-        leader.objects.invoke(&invocation);
-        leader.next_lsn = lsn + 1;
+            serde_json::from_slice(&record.payload).map_err(|e| format!("record {lsn}: {e}"))?;
+        leader.objects.borrow_mut().invoke(&invocation);
+        next_lsn = lsn + 1;
     }
+    leader.next_lsn = next_lsn;
+    if context.bugs.contains(&Bug::AckBeforeReplication) {
+        leader.start_flusher(context);
+    }
+    trace::event(&context.node, || {
+        format!("partition: leads with epoch {epoch} from lsn {next_lsn}")
+    });
     Ok(leader)
 }
 
@@ -305,18 +447,35 @@ async fn append(
         answered += 1;
         match reply {
             Some(LogReply::Appended) => stored += 1,
-            Some(LogReply::Sealed(at)) => return Err(format!("epoch {epoch} sealed by {at}")),
+            Some(LogReply::Sealed(at)) => {
+                trace::event(&context.node, || {
+                    format!("partition: epoch {epoch} lsn {lsn} refused: sealed by epoch {at}")
+                });
+                return Err(format!("epoch {epoch} sealed by {at}"));
+            }
             _ => {}
         }
         if stored >= context.replication {
+            trace::event(&context.node, || {
+                format!("partition: epoch {epoch} lsn {lsn} stored on {stored} log servers")
+            });
             return Ok(());
         }
         if answered == context.nodes.len() {
             break;
         }
     }
+    trace::event(&context.node, || {
+        format!("partition: epoch {epoch} lsn {lsn} stored on {stored} log servers only")
+    });
     Err(format!("record {lsn} stored on {stored} log servers only"))
 }
+
+/// How often a log request whose connection was refused is sent again (a refused
+/// connection certainly delivered nothing: a lost connect under packet loss is retried,
+/// as TCP retries a SYN), and the pause before each retry.
+const LOG_CONNECT_TRIES: usize = 3;
+const LOG_CONNECT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Sends `request` to every log server; their replies (`None`: no reply) as they come.
 fn broadcast(
@@ -328,11 +487,17 @@ fn broadcast(
     for node in &context.nodes {
         let mut call = Request::new("POST", INTERNAL_PORT, "/log");
         call.body = body.clone();
-        let sent = context.internal.send(node, call);
-        let replies = replies.clone();
+        let (internal, node, replies) = (context.internal.clone(), node.clone(), replies.clone());
         madsim::task::spawn_local(async move {
+            let mut sent = internal.send(&node, call.clone()).await;
+            for _ in 1..LOG_CONNECT_TRIES {
+                if !matches!(sent, Err(TransportError::Refused(_))) {
+                    break;
+                }
+                madsim::time::sleep(LOG_CONNECT_BACKOFF).await;
+                sent = internal.send(&node, call.clone()).await;
+            }
             let reply = sent
-                .await
                 .ok()
                 .and_then(|r| serde_json::from_slice::<LogReply>(&r.body).ok());
             let _ = replies.unbounded_send(reply);

@@ -7,7 +7,10 @@
 //! - `Register/{key}/get` (value or null), `set` (JSON value), `cas` (`{"expected": old,
 //!   "newValue": new}`, 412 when the register does not hold `old`), `clear`.
 //! - An `idempotency-key` header: a repeated invocation with the same key (and the same
-//!   target) gets the first one's response without running again.
+//!   target) gets the first one's response without running again. The ingress gives
+//!   every request an invocation id in that field when the client gave no key.
+//! - `$state` (internal, never from the ingress): overwrites the object's state with
+//!   the body (`null`: no state), as a log record of a handler's state mutation.
 
 use jepsen_core::workload::transport::{Request, Response};
 use serde::{Deserialize, Serialize};
@@ -33,6 +36,12 @@ pub fn parse_invocation(request: &Request) -> Result<Invocation, Response> {
             "expected /{service}/{key}/{handler}",
         ));
     };
+    if handler.starts_with('$') {
+        return Err(super::admin_api::message(
+            404,
+            &format!("no handler {handler}"),
+        ));
+    }
     if !matches!(service, "Set" | "Register") {
         return Err(super::admin_api::message(
             404,
@@ -78,14 +87,23 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    /// Runs `invocation` (or answers its earlier run) and returns its outcome.
-    pub fn invoke(&mut self, invocation: &Invocation) -> Outcome {
-        let dedup = invocation.idempotency_key.as_ref().map(|k| {
+    fn dedup_key(invocation: &Invocation) -> Option<String> {
+        invocation.idempotency_key.as_ref().map(|k| {
             format!(
                 "{}/{}/{}/{k}",
                 invocation.service, invocation.key, invocation.handler
             )
-        });
+        })
+    }
+
+    /// The outcome of an earlier run of `invocation` (same idempotency key), if any.
+    pub fn answer_of(&self, invocation: &Invocation) -> Option<Outcome> {
+        Self::dedup_key(invocation).and_then(|k| self.answered.get(&k).cloned())
+    }
+
+    /// Runs `invocation` (or answers its earlier run) and returns its outcome.
+    pub fn invoke(&mut self, invocation: &Invocation) -> Outcome {
+        let dedup = Self::dedup_key(invocation);
         if let Some(outcome) = dedup.as_ref().and_then(|k| self.answered.get(k)) {
             return outcome.clone();
         }
@@ -96,12 +114,37 @@ impl ObjectStore {
         outcome
     }
 
+    /// The state of the object `invocation` calls (`None`: it has none).
+    pub fn state_of(&self, invocation: &Invocation) -> Option<Json> {
+        self.state
+            .get(&(invocation.service.clone(), invocation.key.clone()))
+            .cloned()
+    }
+
+    /// A store holding only the state `state` of the object `invocation` calls.
+    pub fn with_state_of(invocation: &Invocation, state: Option<Json>) -> ObjectStore {
+        let mut store = ObjectStore::default();
+        if let Some(state) = state {
+            store
+                .state
+                .insert((invocation.service.clone(), invocation.key.clone()), state);
+        }
+        store
+    }
+
     fn run(&mut self, invocation: &Invocation) -> Outcome {
         let slot = (invocation.service.clone(), invocation.key.clone());
         let body: Option<Json> = serde_json::from_slice(&invocation.body).ok();
         let current = self.state.get(&slot).cloned();
         let ok_null = Outcome::json(200, &Json::Null);
         match (invocation.service.as_str(), invocation.handler.as_str()) {
+            (_, "$state") => {
+                match body {
+                    Some(Json::Null) | None => self.state.remove(&slot),
+                    Some(state) => self.state.insert(slot, state),
+                };
+                ok_null
+            }
             (_, "clear") => {
                 self.state.remove(&slot);
                 ok_null
