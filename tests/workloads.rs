@@ -6,7 +6,7 @@
 use jepsen_core::checker::registry;
 use jepsen_core::checker::{CheckOptions, CheckResult, Validity};
 use jepsen_core::generator::TestInfo;
-use jepsen_core::history::Op;
+use jepsen_core::history::{Op, OpType};
 use jepsen_core::interpreter::{run, InterpreterOptions};
 use jepsen_core::runtime::{DeterministicRuntime, LocalBoxFuture, NoopNemesis, Runtime};
 use jepsen_core::workload::transport::{Request, Response, Transport, TransportError};
@@ -280,4 +280,22 @@ fn workload_names_parse_and_unknown_ones_are_listed() {
     }
     let e = "set".parse::<Workload>().unwrap_err();
     assert!(e.contains("set-vo") && e.contains("register-mds"), "{e}");
+}
+
+#[test]
+fn a_set_element_is_added_once_even_across_the_final_heal() {
+    for workload in [Workload::SetVo, Workload::SetMds] {
+        let (_, ops) = run_workload(workload, 3, Bugs::default());
+        let adds: Vec<i64> = ops
+            .iter()
+            .filter(|o| o.f == "add" && o.kind == OpType::Invoke)
+            .filter_map(|o| o.value.as_int())
+            .collect();
+        let distinct: std::collections::BTreeSet<i64> = adds.iter().copied().collect();
+        assert_eq!(distinct.len(), adds.len(), "{workload}: an element was added twice");
+        assert!(
+            adds.iter().any(|&a| a >= jepsen_core::workload::AFTER_HEAL_FIRST),
+            "{workload}: no add after the heal"
+        );
+    }
 }

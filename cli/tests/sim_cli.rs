@@ -59,6 +59,36 @@ fn the_default_run_is_valid() {
 }
 
 #[test]
+fn a_thousand_iterations_of_every_workload_are_valid_without_a_bug() {
+    let store = tempfile::tempdir().unwrap();
+    for workload in ["set-vo", "set-mds", "register-vo", "register-mds"] {
+        let o = sim(
+            &[
+                "--seed",
+                "42",
+                "--iterations",
+                "1000",
+                "--workload",
+                workload,
+            ],
+            store.path(),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{workload}: {}{}",
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            stdout(&o).contains("1000 valid, 0 invalid, 0 unknown"),
+            "{workload}: {}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
 fn an_injected_bug_is_found_and_its_replay_reproduces_the_history_exactly() {
     let store = tempfile::tempdir().unwrap();
     let o = sim(

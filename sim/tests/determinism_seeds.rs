@@ -53,8 +53,8 @@ fn spread(seed: u64) -> SimTest {
 }
 
 #[test]
-fn ten_seeds_of_every_fault_replay_exactly() {
-    let bad = divergent(0..110, spread);
+fn two_hundred_twenty_seeds_twenty_of_every_fault_replay_exactly() {
+    let bad = divergent(0..220, spread);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 

@@ -73,8 +73,16 @@ impl Workload {
 
     /// The client operations, without timing: sets add and read; registers work key by key.
     pub fn ops(self, opts: &WorkloadOptions) -> Gen {
+        self.ops_from(opts, 0)
+    }
+
+    /// [`Workload::ops`] with set elements counted from `first`: the phase after the final
+    /// heal adds elements of its own, since adding an element again would hide its loss.
+    /// The register workloads start over at key 0: the phase after the heal revisits the
+    /// keys, so a write lost in a fault shows in their reads.
+    pub fn ops_from(self, opts: &WorkloadOptions, first: i64) -> Gen {
         if self.is_set() {
-            set::set_ops(opts.concurrency)
+            set::set_ops_from(opts.concurrency, first)
         } else {
             register::register_ops_by_key(opts.concurrency, opts.threads_per_key, opts.ops_per_key)
         }
@@ -163,15 +171,19 @@ impl Default for WorkloadOptions {
     }
 }
 
+/// Where the phase after the final heal starts counting set elements: above anything the
+/// first phase can reach (it issues at most `rate × time-limit` ops).
+pub const AFTER_HEAL_FIRST: i64 = 1_000_000_000;
+
 /// restatedev/jepsen's schedule: the workload at `rate` for `time_limit`, with the nemesis
 /// cycling `[sleep, start, sleep, stop]`; then a final `stop` ("Healing cluster"); then
 /// the workload again for `heal_time`. Without a nemesis, the workload for `time_limit`.
 /// Unlike the original, the register workloads get faults too.
 pub fn schedule(workload: Workload, opts: &WorkloadOptions) -> Gen {
     let dt = Duration::from_secs_f64(1.0 / opts.rate.max(1e-9));
-    let clients = || stagger(dt, workload.ops(opts));
+    let clients = |first: i64| stagger(dt, workload.ops_from(opts, first));
     if !opts.with_nemesis {
-        return time_limit(opts.time_limit, clients());
+        return time_limit(opts.time_limit, clients(0));
     }
     let faults = nemesis(cycle(vec![
         sleep(opts.fault_interval),
@@ -180,9 +192,9 @@ pub fn schedule(workload: Workload, opts: &WorkloadOptions) -> Gen {
         op("stop"),
     ]));
     phases(vec![
-        time_limit(opts.time_limit, any(vec![clients(), faults])),
+        time_limit(opts.time_limit, any(vec![clients(0), faults])),
         log("Healing cluster"),
         nemesis(once(op("stop"))),
-        time_limit(opts.heal_time, clients()),
+        time_limit(opts.heal_time, clients(AFTER_HEAL_FIRST)),
     ])
 }

@@ -194,7 +194,13 @@ impl Client for SetClient {
 /// 2, … (each element once, across all adders). With fewer than `2 × READERS` threads,
 /// half of them (at least one) read, so that some always add.
 pub fn set_ops(concurrency: usize) -> Gen {
+    set_ops_from(concurrency, 0)
+}
+
+/// [`set_ops`] adding `first`, `first + 1`, … (a later phase of the same test must never
+/// add an element again: a re-add would hide the loss of the first one).
+pub fn set_ops_from(concurrency: usize, first: i64) -> Gen {
     let readers = READERS.min(concurrency / 2).max(1);
-    let adds = lazy_seq(|i| Some(op_value("add", i as i64)));
+    let adds = lazy_seq(move |i| Some(op_value("add", first + i as i64)));
     clients(reserve(vec![(readers, repeat(op("read")))], adds))
 }

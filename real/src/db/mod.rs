@@ -297,9 +297,19 @@ impl RestateDb {
             .await?;
         // The folder belongs to the login user (e.g. `admin` on AWS), so that uploads, which
         // run as that user, can write there; the servers run as root through sudo.
-        let user = self.remote.exec(node, "id -un").await?.stdout.trim().to_string();
+        let user = self
+            .remote
+            .exec(node, "id -un")
+            .await?
+            .stdout
+            .trim()
+            .to_string();
         if !user.is_empty() && user != "root" {
-            let chown = format!("chown -R {} {}", shell_quote(&user), shell_quote(&paths.dir));
+            let chown = format!(
+                "chown -R {} {}",
+                shell_quote(&user),
+                shell_quote(&paths.dir)
+            );
             self.remote.sudo(node, &chown).await?;
         }
         let base_dir = match (&self.spec.server, &self.server) {
