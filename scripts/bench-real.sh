@@ -35,23 +35,39 @@ summary() { # name, file of ms values
     printf "%s: n=%d p50=%.2f ms p99=%.2f ms\n", name, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1] }'
 }
 
-# One client, back to back (rate far above what one client can do): latency.
+# Two clients, back to back (one adds, one reads; rate far above what they can do): latency.
 start=$(date +%s.%N)
-"$bin" real "${common[@]}" --concurrency 1 --rate 10000 --leave-db-running 2>"$work/setup.log" >/dev/null
+# (Two clients bind to two of the three nodes: the heal checker then says unknown, exit 2.)
+code=0
+"$bin" real "${common[@]}" --concurrency 2 --rate 10000 --leave-db-running 2>"$work/setup.log" >"$work/verdict.txt" || code=$?
+[ "$code" = 0 ] || [ "$code" = 2 ] || { cat "$work/setup.log" "$work/verdict.txt" >&2; exit 1; }
 grep -E "installed|healthy|partitions led|services registered" "$work/setup.log" | sed 's/^/setup: /'
 run=$(readlink -f "$work/store/set-vo-none/latest")
 latencies "$run/history.jsonl" > "$work/harness.ms"
-summary "harness Set.add, 1 client" "$work/harness.ms"
+summary "harness Set.add, 1 adding client" "$work/harness.ms"
 oks=$(grep -c '"type":"ok"' "$run/history.jsonl")
-echo "harness, 1 client: $((oks / seconds)) ok ops/s"
+echo "harness, 2 clients (1 adding): $((oks / seconds)) ok ops/s"
 
-# The same cluster (left running), a plain curl loop for as many adds.
+# The same cluster (left running), a plain curl loop for as many adds, first alone on its
+# key, then beside a curl loop reading that key (as the harness's reader does: a virtual
+# object runs one handler per key at a time, so reads and adds queue behind each other).
 n=$(wc -l < "$work/harness.ms")
+for i in $(seq 1 "$n"); do
+  curl -s -o /dev/null -w '%{time_total}\n' -X POST -H 'content-type: application/json' \
+    -d "$i" "http://$ip:8080/Set/curl-alone/add"
+done | awk '{ print $1 * 1000 }' > "$work/curl-alone.ms"
+summary "curl Set.add, 1 client alone" "$work/curl-alone.ms"
+touch "$work/reading"
+while [ -f "$work/reading" ]; do
+  curl -s -o /dev/null -X POST "http://$ip:8080/Set/curl-bench/get"
+done &
+reader=$!
 for i in $(seq 1 "$n"); do
   curl -s -o /dev/null -w '%{time_total}\n' -X POST -H 'content-type: application/json' \
     -d "$i" "http://$ip:8080/Set/curl-bench/add"
 done | awk '{ print $1 * 1000 }' > "$work/curl.ms"
-summary "curl Set.add, 1 client" "$work/curl.ms"
+rm -f "$work/reading"; wait "$reader" || true
+summary "curl Set.add, 1 client beside a reader" "$work/curl.ms"
 
 # Throughput: 5 clients per node, unthrottled.
 "$bin" real "${common[@]}" --concurrency 5n --rate 10000 2>/dev/null >/dev/null || true

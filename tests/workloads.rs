@@ -292,9 +292,14 @@ fn a_set_element_is_added_once_even_across_the_final_heal() {
             .filter_map(|o| o.value.as_int())
             .collect();
         let distinct: std::collections::BTreeSet<i64> = adds.iter().copied().collect();
-        assert_eq!(distinct.len(), adds.len(), "{workload}: an element was added twice");
+        assert_eq!(
+            distinct.len(),
+            adds.len(),
+            "{workload}: an element was added twice"
+        );
         assert!(
-            adds.iter().any(|&a| a >= jepsen_core::workload::AFTER_HEAL_FIRST),
+            adds.iter()
+                .any(|&a| a >= jepsen_core::workload::AFTER_HEAL_FIRST),
             "{workload}: no add after the heal"
         );
     }
