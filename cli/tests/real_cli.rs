@@ -323,7 +323,10 @@ fn every_workload_is_valid_under_real_faults_and_the_broken_services_are_caught(
     );
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
     assert_eq!(errors.len(), 1, "{stderr}");
-    assert!(errors[0].contains("has no docker"), "{stderr}");
+    assert!(
+        errors[0].contains("has no /nonexistent/docker") && errors[0].contains("install podman"),
+        "{stderr}"
+    );
     let left: Vec<String> = ips
         .iter()
         .flat_map(|ip| leftovers(&key, ip, &node_dir))

@@ -31,7 +31,7 @@ impl HealOnExit {
                 if let Some(signal) = signals.forever().next() {
                     eprintln!("signal {signal}: healing every fault before exiting");
                     if let Err(e) = on_signal() {
-                        eprintln!("healing failed: {e}");
+                        eprintln!("cleaning up on exit failed: {e}");
                     }
                     std::process::exit(128 + signal);
                 }
@@ -55,7 +55,7 @@ impl Drop for HealOnExit {
             eprintln!("panic: healing every fault");
         }
         if let Err(e) = (self.heal)() {
-            eprintln!("healing failed: {e}");
+            eprintln!("cleaning up on exit failed: {e}");
         }
         self.signals.close();
         if let Some(watcher) = self.watcher.take() {

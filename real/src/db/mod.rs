@@ -163,6 +163,8 @@ pub struct RestateDb {
     server: Server,
     services: Arc<PidFileDaemon>,
     http: HttpTransport,
+    /// Whether setup got as far as starting a server (else there are no server logs).
+    server_started: std::sync::atomic::AtomicBool,
 }
 
 impl RestateDb {
@@ -227,6 +229,7 @@ impl RestateDb {
             remote,
             spec,
             http,
+            server_started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -426,6 +429,8 @@ impl RestateDb {
 
     /// Starts the server on `node` for the first time in this run.
     async fn start_server(&self, node: &str) -> Result<(), DbError> {
+        self.server_started
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         match &self.server {
             Server::Daemon(d) => d.start(node).await.map_err(DbError::from),
             Server::Container(c) => c.run(node).await.map_err(|e| DbError::Setup(e.to_string())),
@@ -505,7 +510,10 @@ impl RestateDb {
                 };
                 let paths = self.paths(node);
                 let mut failures = Vec::new();
-                if let Server::Container(container) = &self.server {
+                let started = self
+                    .server_started
+                    .load(std::sync::atomic::Ordering::SeqCst);
+                if let (Server::Container(container), true) = (&self.server, started) {
                     match container.logs(node).await {
                         Ok(log) => {
                             if let Err(e) = std::fs::write(local.join("restate.log"), log) {
