@@ -59,6 +59,7 @@ enum Command {
 fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Sim(args) if args.iterations > 1 => "info,jepsen_core::interpreter=warn",
+        Command::Bench(_) => "info,jepsen_core::interpreter=warn",
         _ => "info",
     }
 }
