@@ -11,7 +11,6 @@
 //! Needs root, openssh-server and the npm packages in `.tools/npm` (scripts/test.sh installs
 //! them); without them the test fails and says what is missing.
 
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -19,6 +18,8 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod common;
+
+use jepsen_real::db::partitions_with_active_leader;
 
 use common::{npm_binary, restate_jepsen, ssh, ssh_ok, text, ClusterGuard};
 
@@ -94,20 +95,6 @@ default-provider = "replicated"
         base = dir.join("restate-data").display(),
         addresses = addresses.join(", "),
     )
-}
-
-/// The partition ids that `restatectl partitions list` shows with an active leader.
-fn partitions_with_leader(listing: &str) -> BTreeSet<usize> {
-    listing
-        .lines()
-        .filter_map(|line| {
-            let columns: Vec<&str> = line.split_whitespace().collect();
-            match columns.as_slice() {
-                [id, _node, "Leader", "Active", ..] => id.parse().ok(),
-                _ => None,
-            }
-        })
-        .collect()
 }
 
 /// Every process whose command line mentions `needle`.
@@ -264,7 +251,7 @@ fn a_three_node_restate_cluster_runs_on_namespace_nodes_and_down_removes_everyth
     let mut listing;
     loop {
         listing = text(&ssh(&key, &ips[0], &list).stdout);
-        if partitions_with_leader(&listing) == (0..PARTITIONS).collect() {
+        if partitions_with_active_leader(&listing) == (0..PARTITIONS as u32).collect() {
             break;
         }
         assert!(

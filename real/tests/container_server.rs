@@ -11,6 +11,8 @@
 
 mod common;
 
+use jepsen_real::db::partitions_with_active_leader;
+
 use common::{accepts, block_on, build_restate_image, http_status, npm_binary, TestCluster};
 use futures::future::join_all;
 use jepsen_core::fault::Fault;
@@ -22,7 +24,7 @@ use jepsen_real::nemesis::{DbControl, RealNemesis};
 use jepsen_real::remote::{LocalRemote, Remote, SshRemote};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,20 +51,6 @@ default-provider = "replicated"
 
 fn nemesis_op(f: &str) -> Op {
     Op::new(OpType::Invoke, Process::Nemesis, f, Value::Nil)
-}
-
-/// The partition ids that `restatectl partitions list` shows with an active leader.
-fn partitions_with_leader(listing: &str) -> BTreeSet<usize> {
-    listing
-        .lines()
-        .filter_map(|line| {
-            let columns: Vec<&str> = line.split_whitespace().collect();
-            match columns.as_slice() {
-                [id, _node, "Leader", "Active", ..] => id.parse().ok(),
-                _ => None,
-            }
-        })
-        .collect()
 }
 
 /// Every process on this host whose command line mentions `needle`.
@@ -213,7 +201,7 @@ fn restate_runs_in_containers_on_netns_nodes() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let listing = block_on(ssh.run(&nodes[0], &list)).unwrap().stdout;
-        if partitions_with_leader(&listing) == (0..PARTITIONS).collect() {
+        if partitions_with_active_leader(&listing) == (0..PARTITIONS as u32).collect() {
             break;
         }
         assert!(
