@@ -21,7 +21,9 @@ mod common;
 
 use jepsen_real::db::partitions_with_active_leader;
 
-use common::{npm_binary, restate_jepsen, ssh, ssh_ok, text, ClusterGuard};
+use common::{
+    cluster_up_on_free_subnet, npm_binary, restate_jepsen, ssh, ssh_ok, text, ClusterGuard,
+};
 
 const PARTITIONS: usize = 4;
 
@@ -126,21 +128,8 @@ fn a_three_node_restate_cluster_runs_on_namespace_nodes_and_down_removes_everyth
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("cluster");
     let dir_text = dir.to_string_lossy().into_owned();
-    // A subnet of its own per run, so a cluster someone keeps up on the default (or another
-    // run of this test) is untouched; the next one is tried when one is taken (exit 254).
     let up_started = Instant::now();
-    let mut octet = 100 + std::process::id() % 100;
-    let up = loop {
-        let subnet = format!("10.77.{octet}.0/24");
-        let up = restate_jepsen(&[
-            "cluster", "up", "--nodes", "3", "--dir", &dir_text, "--subnet", &subnet,
-        ]);
-        let taken = up.status.code() == Some(254) && text(&up.stderr).contains("already");
-        if !taken || octet >= 250 {
-            break up;
-        }
-        octet += 1;
-    };
+    let (up, octet) = cluster_up_on_free_subnet(&dir, 3, 77);
     let up_took = up_started.elapsed();
     let subnet = format!("10.77.{octet}.0/24");
     let prefix = format!("rj77-{octet}");

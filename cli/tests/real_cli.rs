@@ -21,7 +21,7 @@ use std::time::Instant;
 
 mod common;
 
-use common::{npm_binary, repository, restate_jepsen, ssh_ok, text, ClusterGuard, BIN};
+use common::{cluster_up_on_free_subnet, npm_binary, repository, ssh_ok, text, ClusterGuard, BIN};
 
 /// Why this machine cannot run the test, if it cannot.
 fn missing_prerequisite() -> Option<String> {
@@ -52,26 +52,7 @@ fn missing_prerequisite() -> Option<String> {
 /// taken); its folder, guard and addresses.
 fn cluster_up(scratch: &Path, nodes: usize, second: u32) -> (PathBuf, ClusterGuard, Vec<String>) {
     let dir = scratch.join("cluster");
-    let dir_text = dir.to_string_lossy().into_owned();
-    let mut octet = 100 + std::process::id() % 100;
-    let up = loop {
-        let subnet = format!("10.{second}.{octet}.0/24");
-        let up = restate_jepsen(&[
-            "cluster",
-            "up",
-            "--nodes",
-            &nodes.to_string(),
-            "--dir",
-            &dir_text,
-            "--subnet",
-            &subnet,
-        ]);
-        let taken = up.status.code() == Some(254) && text(&up.stderr).contains("already");
-        if !taken || octet >= 250 {
-            break up;
-        }
-        octet += 1;
-    };
+    let (up, _) = cluster_up_on_free_subnet(&dir, nodes, second);
     let guard = ClusterGuard { dir: dir.clone() };
     assert!(
         up.status.success(),

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod common;
 
-use common::{npm_binary, repository, restate_jepsen, ssh_ok, text, ClusterGuard};
+use common::{cluster_up_on_free_subnet, npm_binary, repository, ssh_ok, text, ClusterGuard};
 
 const SERVICES_PORT: u16 = 9080;
 
@@ -252,20 +252,8 @@ fn the_services_answer_the_workloads_on_a_real_restate_and_only_the_broken_set_l
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("cluster");
     let dir_text = dir.to_string_lossy().into_owned();
-    // A subnet of its own (10.78.x, apart from the cluster test's 10.77.x), the next one
-    // tried when one is taken (exit 254).
-    let mut octet = 100 + std::process::id() % 100;
-    let up = loop {
-        let subnet = format!("10.78.{octet}.0/24");
-        let up = restate_jepsen(&[
-            "cluster", "up", "--nodes", "1", "--dir", &dir_text, "--subnet", &subnet,
-        ]);
-        let taken = up.status.code() == Some(254) && text(&up.stderr).contains("already");
-        if !taken || octet >= 250 {
-            break up;
-        }
-        octet += 1;
-    };
+    // A subnet of its own (10.78.x, apart from the cluster test's 10.77.x).
+    let (up, octet) = cluster_up_on_free_subnet(&dir, 1, 78);
     let prefix = format!("rj78-{octet}");
     let guard = ClusterGuard { dir: dir.clone() };
     assert!(

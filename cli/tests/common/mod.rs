@@ -30,6 +30,27 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `cluster up --nodes N --dir DIR` on a /24 of its own under `10.<second>.x`, so that a
+/// cluster someone keeps up (or another run of the test) is untouched: x starts from the
+/// process id and the next one is tried while `up` says the subnet is taken (exit 254).
+/// The output of the last `up` and the x it used.
+pub fn cluster_up_on_free_subnet(dir: &Path, nodes: usize, second: u32) -> (Output, u32) {
+    let dir_text = dir.to_string_lossy().into_owned();
+    let mut octet = 100 + std::process::id() % 100;
+    loop {
+        let subnet = format!("10.{second}.{octet}.0/24");
+        let nodes = nodes.to_string();
+        let up = restate_jepsen(&[
+            "cluster", "up", "--nodes", &nodes, "--dir", &dir_text, "--subnet", &subnet,
+        ]);
+        let taken = up.status.code() == Some(254) && text(&up.stderr).contains("already");
+        if !taken || octet >= 250 {
+            return (up, octet);
+        }
+        octet += 1;
+    }
+}
+
 /// Runs `cluster down` when dropped, so a failing test leaves nothing behind.
 pub struct ClusterGuard {
     pub dir: PathBuf,
