@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod common;
 
+use jepsen_real::db::config::ClusterConfig;
 use jepsen_real::db::partitions_with_active_leader;
 
 use common::{
@@ -64,39 +65,10 @@ fn http_status(ip: &str, port: u16, path: &str) -> Option<u16> {
     response.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Node `n`'s config, as `real` writes it (replication 2 of 3, replicated metadata).
 fn restate_config(cluster: &str, n: usize, ips: &[String], dir: &Path) -> String {
-    let addresses: Vec<String> = ips
-        .iter()
-        .map(|ip| format!("\"http://{ip}:5122\""))
-        .collect();
-    format!(
-        r#"cluster-name = "{cluster}"
-node-name = "n{n}"
-force-node-id = {n}
-advertised-address = "http://{ip}:5122"
-auto-provision = {provision}
-base-dir = "{base}"
-roles = ["admin", "metadata-server", "worker", "log-server", "http-ingress"]
-default-replication = 2
-default-num-partitions = {PARTITIONS}
-gossip-suspect-interval = "1s"
-log-disable-ansi-codes = true
-
-[metadata-server]
-type = "replicated"
-
-[metadata-client]
-type = "replicated"
-addresses = [{addresses}]
-
-[bifrost]
-default-provider = "replicated"
-"#,
-        ip = ips[n - 1],
-        provision = n == 1,
-        base = dir.join("restate-data").display(),
-        addresses = addresses.join(", "),
-    )
+    let base = dir.join("restate-data").display().to_string();
+    ClusterConfig::new(cluster, ips.to_vec(), PARTITIONS as u32).node_config(n - 1, &base)
 }
 
 /// Every process whose command line mentions `needle`.
