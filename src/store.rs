@@ -17,8 +17,9 @@
 //! ```
 //!
 //! The run's timestamp is the only wall-clock time here, and the caller passes it in.
+//! [`list_runs`] and [`list_folder`] read the store back for `serve`.
 
-use crate::checker::CheckResult;
+use crate::checker::{CheckResult, Validity};
 use crate::history::{
     read_history_file, read_history_str, write_edn, History, HistoryWriter, ReadError, Value,
 };
@@ -187,6 +188,91 @@ impl RunDir {
     }
 }
 
+/// The top-level verdict of the run stored in `run_dir` (its `results.json`); `None` if
+/// it has none, or it cannot be read or holds no verdict (still running, or crashed).
+pub fn run_verdict(run_dir: &Path) -> Option<Validity> {
+    Validity::of_results(&load_json(&run_dir.join(RESULTS_JSON)).ok()?)
+}
+
+/// One stored run, as the store's index shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    pub test: String,
+    /// The run's folder name, its UTC timestamp.
+    pub run: String,
+    /// `None`: no readable verdict in `results.json` (still running, or crashed).
+    pub verdict: Option<Validity>,
+    /// Whether the run has its `report.html`.
+    pub has_report: bool,
+}
+
+/// Every `<test>/<run>/` folder of the store at `root`, newest first (run folders are
+/// named by UTC timestamp, so by name), then by test name. Links (`latest`) and dot
+/// files are not runs.
+pub fn list_runs(root: &Path) -> io::Result<Vec<StoredRun>> {
+    let mut runs = Vec::new();
+    for test in real_folders(root)? {
+        for run in real_folders(&root.join(&test))? {
+            let dir = root.join(&test).join(&run);
+            runs.push(StoredRun {
+                verdict: run_verdict(&dir),
+                has_report: dir.join(crate::report::REPORT_HTML).is_file(),
+                test: test.clone(),
+                run,
+            });
+        }
+    }
+    runs.sort_by(|a, b| b.run.cmp(&a.run).then_with(|| a.test.cmp(&b.test)));
+    Ok(runs)
+}
+
+/// The names of the folders (not links, not dot files, UTF-8 names only) in `dir`.
+fn real_folders(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name == LATEST || name.starts_with('.') || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        names.push(name);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// One entry of a folder listing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FolderEntry {
+    pub name: String,
+    /// A folder, or a link to one.
+    pub is_dir: bool,
+    /// A file's size; `None` for a folder or an entry whose metadata cannot be read.
+    pub size: Option<u64>,
+}
+
+/// The entries of `dir` (UTF-8 names only), by name. Links are followed: a link to a
+/// folder is a folder.
+pub fn list_folder(dir: &Path) -> io::Result<Vec<FolderEntry>> {
+    let mut entries = fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries
+        .into_iter()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let meta = fs::metadata(entry.path());
+            let is_dir = meta.as_ref().is_ok_and(|m| m.is_dir());
+            let size = match &meta {
+                Ok(m) if !is_dir => Some(m.len()),
+                _ => None,
+            };
+            Some(FolderEntry { name, is_dir, size })
+        })
+        .collect())
+}
+
 fn write_json(path: &Path, value: &Value) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
@@ -237,6 +323,26 @@ pub fn format_timestamp(t: SystemTime) -> String {
     )
 }
 
+/// A run folder's name, `20260102T030405.678`, as `2026-01-02 03:04:05.678`; any other
+/// name as it is.
+pub fn readable_time(run: &str) -> String {
+    let b = run.as_bytes();
+    if b.len() == 19 && b[8] == b'T' && b[15] == b'.' {
+        format!(
+            "{}-{}-{} {}:{}:{}.{}",
+            &run[0..4],
+            &run[4..6],
+            &run[6..8],
+            &run[9..11],
+            &run[11..13],
+            &run[13..15],
+            &run[16..19]
+        )
+    } else {
+        run.to_string()
+    }
+}
+
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`; a dozen lines do not justify a date-time crate in the core).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -265,5 +371,59 @@ mod tests {
         assert_eq!(t(1_795_313_503, 42), "20261122T021143.042");
         // A leap day: 2024-02-29 23:59:59.999 UTC
         assert_eq!(t(1_709_251_199, 999), "20240229T235959.999");
+    }
+
+    #[test]
+    fn readable_time_reads_run_folder_names() {
+        assert_eq!(
+            readable_time("20260102T030405.678"),
+            "2026-01-02 03:04:05.678"
+        );
+        assert_eq!(readable_time("my-run"), "my-run");
+    }
+
+    #[test]
+    fn lists_runs_newest_first_with_their_verdicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let run = |test: &str, stamp: &str, results: Option<&str>| {
+            let path = root.join(test).join(stamp);
+            fs::create_dir_all(&path).unwrap();
+            if let Some(results) = results {
+                fs::write(path.join(RESULTS_JSON), results).unwrap();
+            }
+            path
+        };
+        run("a", "20260101T000000.000", Some("{\"valid?\": true}"));
+        let b = run(
+            "b",
+            "20260102T000000.000",
+            Some("{\"valid?\": \":unknown\"}"),
+        );
+        run("a", "20260103T000000.000", None);
+        run("c", "20260102T000000.000", Some("not json"));
+        fs::write(b.join(crate::report::REPORT_HTML), "").unwrap();
+        fs::create_dir_all(root.join(".hidden/r")).unwrap();
+        link_latest(&root.join("a"), Path::new("20260103T000000.000")).unwrap();
+        let listed: Vec<_> = list_runs(root)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.test, r.run, r.verdict, r.has_report))
+            .collect();
+        let row = |t: &str, r: &str, v, h| (t.to_string(), r.to_string(), v, h);
+        assert_eq!(
+            listed,
+            vec![
+                row("a", "20260103T000000.000", None, false),
+                row("b", "20260102T000000.000", Some(Validity::Unknown), true),
+                row("c", "20260102T000000.000", None, false),
+                row("a", "20260101T000000.000", Some(Validity::Valid), false),
+            ]
+        );
+        assert_eq!(run_verdict(&root.join("a/latest")), None);
+        assert_eq!(
+            run_verdict(&root.join("a/20260101T000000.000")),
+            Some(Validity::Valid)
+        );
     }
 }

@@ -52,10 +52,6 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Failure> {
         .map_err(|e| Failure::bad_input(format!("{dir}: cannot write results: {e}")))?;
     jepsen_core::report::write_report(run.path())
         .map_err(|e| Failure::bad_input(format!("{dir}: cannot write the report: {e}")))?;
-    println!(
-        "{}\t{}",
-        run.path().display(),
-        crate::check::verdict_name(result.valid)
-    );
+    println!("{}\t{}", run.path().display(), result.valid.name());
     Ok(exit::for_validity(result.valid))
 }

@@ -100,7 +100,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
                 if args.json {
                     let line = serde_json::json!({
                         "file": file.display().to_string(),
-                        "valid?": verdict_name(result.valid),
+                        "valid?": result.valid.name(),
                         "results": result.to_value(),
                     });
                     println!("{line}");
@@ -108,8 +108,8 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
                     println!(
                         "{}\t{}{}",
                         file.display(),
-                        verdict_name(result.valid),
-                        reason(result)
+                        result.valid.name(),
+                        result.reason()
                     );
                 }
             }
@@ -122,33 +122,14 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
     })
 }
 
+/// The verdict as a word (see [`Validity::name`]).
 pub fn verdict_name(v: Validity) -> &'static str {
-    match v {
-        Validity::Valid => "valid",
-        Validity::Invalid => "invalid",
-        Validity::Unknown => "unknown",
-    }
+    v.name()
 }
 
-/// Why a result is not valid, in a few words: each failing checker's `error`, or its
-/// verdict. Empty when valid. The full story is in `--json`.
+/// Why a result is not valid, in a few words (see [`CheckResult::reason`]).
 pub fn reason(result: &CheckResult) -> String {
-    let mut parts = Vec::new();
-    for (name, value) in &result.details {
-        let valid = value.get("valid?").and_then(Validity::from_value);
-        if valid == Some(Validity::Valid) {
-            continue;
-        }
-        match value.get("error").and_then(|e| e.as_name()) {
-            Some(error) => parts.push(format!("{name}: {error}")),
-            None => parts.push(format!("{name}: {}", valid.map_or("unknown", verdict_name))),
-        }
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("\t{}", parts.join("; "))
-    }
+    result.reason()
 }
 
 /// Reads and checks every file, a worker per core, results in the files' order; a

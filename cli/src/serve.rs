@@ -18,9 +18,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use clap::Args;
-use jepsen_core::checker::Validity;
-use jepsen_core::store::{LATEST, RESULTS_JSON};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use jepsen_core::report::{folder_listing, store_index};
+use jepsen_core::store::{list_folder, list_runs};
 use std::fs;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -30,9 +29,6 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
-
-/// A run's report, written beside its results (by the report module).
-const REPORT_HTML: &str = "report.html";
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -130,150 +126,19 @@ fn resolve(root: &Path, relative: &str) -> Result<PathBuf, Refused> {
     }
 }
 
-/// One stored run, as the index shows it.
-#[derive(Debug)]
-struct RunEntry {
-    test: String,
-    run: String,
-    /// `None`: no readable `results.json` (still running, or crashed).
-    verdict: Option<Validity>,
-    has_report: bool,
-}
-
-/// Every `<test>/<run>/` folder of the store, newest first (run folders are named by
-/// UTC timestamp, so by name), then by test name. Links (`latest`) and dot files are
-/// not runs.
-fn list_runs(root: &Path) -> io::Result<Vec<RunEntry>> {
-    let mut runs = Vec::new();
-    for test in real_folders(root)? {
-        for run in real_folders(&root.join(&test))? {
-            let dir = root.join(&test).join(&run);
-            runs.push(RunEntry {
-                verdict: read_verdict(&dir.join(RESULTS_JSON)),
-                has_report: dir.join(REPORT_HTML).is_file(),
-                test: test.clone(),
-                run,
-            });
-        }
-    }
-    runs.sort_by(|a, b| b.run.cmp(&a.run).then_with(|| a.test.cmp(&b.test)));
-    Ok(runs)
-}
-
-/// The names of the folders (not links, not dot files, UTF-8 names only) in `dir`.
-fn real_folders(dir: &Path) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if name == LATEST || name.starts_with('.') || !entry.file_type()?.is_dir() {
-            continue;
-        }
-        names.push(name);
-    }
-    names.sort();
-    Ok(names)
-}
-
-/// The top-level verdict of a `results.json`: `valid?` true, false or "unknown".
-fn read_verdict(path: &Path) -> Option<Validity> {
-    let text = fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let valid = json.get("valid?").or_else(|| json.get("valid"))?;
-    match valid {
-        serde_json::Value::Bool(true) => Some(Validity::Valid),
-        serde_json::Value::Bool(false) => Some(Validity::Invalid),
-        serde_json::Value::String(s) if s.trim_start_matches(':') == "unknown" => {
-            Some(Validity::Unknown)
-        }
-        _ => None,
-    }
-}
-
-fn verdict_class(verdict: Option<Validity>) -> &'static str {
-    match verdict {
-        Some(Validity::Valid) => "valid",
-        Some(Validity::Invalid) => "invalid",
-        Some(Validity::Unknown) => "unknown",
-        None => "incomplete",
-    }
-}
-
-const STYLE: &str = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
-td,th{padding:.3em .8em;text-align:left}tr.valid{background:#c8f0c8}\
-tr.invalid{background:#f6c0c0}tr.unknown{background:#fbe3a8}tr.incomplete{background:#e4e4e4}\
-a{color:#124}";
-
 async fn index(State(root): State<Root>) -> Response {
-    let runs = match list_runs(&root) {
-        Ok(runs) => runs,
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot read the store: {e}\n"),
-            )
-                .into_response()
-        }
-    };
-    let mut page = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>restate-jepsen store</title>\
-         <style>{STYLE}</style></head><body><h1>Runs in {}</h1>",
-        escape(&root.display().to_string())
-    );
-    if runs.is_empty() {
-        page.push_str("<p>No runs yet.</p>");
-    } else {
-        page.push_str(
-            "<table><tr><th>time (UTC)</th><th>test</th><th>verdict</th><th></th></tr>\n",
-        );
-    }
-    for r in &runs {
-        let href = format!("{}/{}", encode(&r.test), encode(&r.run));
-        let report = if r.has_report {
-            format!("<a class=\"report\" href=\"/files/{href}/{REPORT_HTML}\">report</a> ")
-        } else {
-            String::new()
-        };
-        page.push_str(&format!(
-            "<tr class=\"{class}\" data-run=\"{test}/{run}\"><td>{time}</td><td>{test}</td>\
-             <td>{class}</td><td>{report}<a class=\"files\" href=\"/files/{href}/\">files</a> \
-             <a class=\"zip\" href=\"/zip/{href}\">zip</a></td></tr>\n",
-            class = verdict_class(r.verdict),
-            test = escape(&r.test),
-            run = escape(&r.run),
-            time = escape(&readable_time(&r.run)),
-        ));
-    }
-    if !runs.is_empty() {
-        page.push_str("</table>");
-    }
-    page.push_str("<p><a href=\"/files/\">all files</a></p></body></html>\n");
-    Html(page).into_response()
-}
-
-/// `20260102T030405.678` as `2026-01-02 03:04:05.678`; any other name as it is.
-fn readable_time(run: &str) -> String {
-    let b = run.as_bytes();
-    if b.len() == 19 && b[8] == b'T' && b[15] == b'.' {
-        format!(
-            "{}-{}-{} {}:{}:{}.{}",
-            &run[0..4],
-            &run[4..6],
-            &run[6..8],
-            &run[9..11],
-            &run[11..13],
-            &run[13..15],
-            &run[16..19]
+    match list_runs(&root) {
+        Ok(runs) => Html(store_index(&root.display().to_string(), &runs)).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the store: {e}\n"),
         )
-    } else {
-        run.to_string()
+            .into_response(),
     }
 }
 
 async fn store_listing(State(root): State<Root>) -> Response {
-    folder_listing(&root, &root, "")
+    folder_page(&root, &root, "")
 }
 
 async fn file_or_folder(
@@ -291,7 +156,7 @@ async fn file_or_folder(
         if !uri.path().ends_with('/') {
             return Redirect::permanent(&format!("{}/", uri.path())).into_response();
         }
-        return folder_listing(&root, &path, &relative);
+        return folder_page(&root, &path, &relative);
     }
     let served = ServeFile::new_with_mime(&path, &mime_of(&path))
         .oneshot(request)
@@ -321,9 +186,9 @@ fn mime_of(path: &Path) -> mime::Mime {
     }
 }
 
-/// An HTML list of the folder `dir` (a real path in the store), shown at `/files/<relative>`.
-fn folder_listing(root: &Path, dir: &Path, relative: &str) -> Response {
-    let mut entries = match fs::read_dir(dir).and_then(|d| d.collect::<io::Result<Vec<_>>>()) {
+/// The listing of the folder `dir` (a real path in the store), shown at `/files/<relative>`.
+fn folder_page(root: &Path, dir: &Path, relative: &str) -> Response {
+    let entries = match list_folder(dir) {
         Ok(entries) => entries,
         Err(e) => {
             return (
@@ -333,52 +198,12 @@ fn folder_listing(root: &Path, dir: &Path, relative: &str) -> Response {
                 .into_response()
         }
     };
-    entries.sort_by_key(|e| e.file_name());
-    let title = format!("/{}", relative.trim_matches('/'));
-    let mut page = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{STYLE}</style></head><body><h1>{t}</h1><p><a href=\"/\">runs</a>",
-        t = escape(&title)
-    );
     // A run folder (`<test>/<run>`) can be downloaded whole.
-    if dir.parent().and_then(Path::parent) == Some(root) {
-        if let (Some(test), Some(run)) = (
-            dir.parent()
-                .and_then(Path::file_name)
-                .and_then(|n| n.to_str()),
-            dir.file_name().and_then(|n| n.to_str()),
-        ) {
-            page.push_str(&format!(
-                " · <a class=\"zip\" href=\"/zip/{}/{}\">download as zip</a>",
-                encode(test),
-                encode(run)
-            ));
-        }
-    }
-    page.push_str("</p><ul>\n");
-    if dir != root {
-        page.push_str("<li><a href=\"../\">../</a></li>\n");
-    }
-    for entry in entries {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        // Follows links (`latest`): a link to a folder is shown as a folder.
-        let meta = fs::metadata(entry.path());
-        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-        let slash = if is_dir { "/" } else { "" };
-        let size = match &meta {
-            Ok(m) if !is_dir => format!(" <small>{} bytes</small>", m.len()),
-            _ => String::new(),
-        };
-        page.push_str(&format!(
-            "<li><a href=\"{}{slash}\">{}{slash}</a>{size}</li>\n",
-            encode(&name),
-            escape(&name)
-        ));
-    }
-    page.push_str("</ul></body></html>\n");
-    Html(page).into_response()
+    let run = dir
+        .parent()
+        .filter(|test_dir| test_dir.parent() == Some(root))
+        .and_then(|test_dir| Some((test_dir.file_name()?.to_str()?, dir.file_name()?.to_str()?)));
+    Html(folder_listing(relative, run, dir == root, &entries)).into_response()
 }
 
 async fn zip_run(
@@ -479,32 +304,6 @@ fn add_folder<W: Write>(
     Ok(())
 }
 
-/// Characters escaped in one path segment of a link.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
-fn encode(segment: &str) -> String {
-    utf8_percent_encode(segment, SEGMENT).to_string()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,14 +333,5 @@ mod tests {
         assert!(matches!(resolve(&root, "t/./r1"), Err(Refused::Outside)));
         assert!(matches!(resolve(&root, "out"), Err(Refused::Outside)));
         assert!(matches!(resolve(&root, "t/r2"), Err(Refused::NotFound)));
-    }
-
-    #[test]
-    fn readable_time_reads_run_folder_names() {
-        assert_eq!(
-            readable_time("20260102T030405.678"),
-            "2026-01-02 03:04:05.678"
-        );
-        assert_eq!(readable_time("my-run"), "my-run");
     }
 }

@@ -59,6 +59,27 @@ impl Validity {
             _ => None,
         }
     }
+
+    /// The top-level verdict of a results map (a stored `results.json` or `results.edn`):
+    /// its `valid?` (or `valid`) entry, `true`, `false` or `unknown` (also as the string
+    /// `":unknown"`). `None` when there is none, e.g. a run that was never checked.
+    pub fn of_results(results: &Value) -> Option<Validity> {
+        match results.get("valid?").or_else(|| results.get("valid"))? {
+            Value::Keyword(k) | Value::Str(k) if k.trim_start_matches(':') == "unknown" => {
+                Some(Validity::Unknown)
+            }
+            v => Validity::from_value(v),
+        }
+    }
+
+    /// The verdict as a word: `valid`, `invalid` or `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Unknown => "unknown",
+        }
+    }
 }
 
 /// What a checker found: its verdict and a map of details (`:valid?` included when
@@ -96,6 +117,30 @@ impl CheckResult {
                 .map(|(k, v)| (Value::keyword(k), v.clone())),
         );
         Value::Map(entries)
+    }
+
+    /// Why the result is not valid, in a few words, after a tab: each failing checker's
+    /// `error`, or its verdict. Empty when every checker is valid.
+    pub fn reason(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, value) in &self.details {
+            let valid = value.get("valid?").and_then(Validity::from_value);
+            if valid == Some(Validity::Valid) {
+                continue;
+            }
+            match value.get("error").and_then(|e| e.as_name()) {
+                Some(error) => parts.push(format!("{name}: {error}")),
+                None => parts.push(format!(
+                    "{name}: {}",
+                    valid.map_or("unknown", Validity::name)
+                )),
+            }
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("\t{}", parts.join("; "))
+        }
     }
 }
 
@@ -182,6 +227,47 @@ mod tests {
             run(vec![Box::new(Fixed(Invalid)), Box::new(Fixed(Unknown))]).valid,
             Invalid
         );
+    }
+
+    #[test]
+    fn verdict_of_a_results_map() {
+        let results = |k: &str, v: Value| Value::Map(vec![(Value::from(k), v)]);
+        use Validity::*;
+        assert_eq!(
+            Validity::of_results(&results("valid?", Value::Bool(true))),
+            Some(Valid)
+        );
+        assert_eq!(
+            Validity::of_results(&results("valid", Value::Bool(false))),
+            Some(Invalid)
+        );
+        for unknown in [
+            Value::keyword("unknown"),
+            Value::from("unknown"),
+            Value::from(":unknown"),
+        ] {
+            assert_eq!(
+                Validity::of_results(&results("valid?", unknown)),
+                Some(Unknown)
+            );
+        }
+        assert_eq!(Validity::of_results(&results("valid?", Value::Nil)), None);
+        assert_eq!(
+            Validity::of_results(&results("other", Value::Bool(true))),
+            None
+        );
+        assert_eq!(Validity::of_results(&Value::Vec(vec![])), None);
+    }
+
+    #[test]
+    fn reason_names_each_checker_that_is_not_valid() {
+        let r = run(vec![
+            Box::new(Fixed(Validity::Valid)),
+            Box::new(Panics),
+            Box::new(Fixed(Validity::Invalid)),
+        ]);
+        assert_eq!(r.reason(), "\tc1: boom; c2: invalid");
+        assert_eq!(run(vec![Box::new(Fixed(Validity::Valid))]).reason(), "");
     }
 
     #[test]

@@ -7,16 +7,19 @@
 //!
 //! [`render`] is pure (history, results and options in, HTML out); [`write_report`]
 //! reads a stored run and writes its page.
+//! [`store_index`] and [`folder_listing`] are the store's own pages, for `serve`.
 
 mod failure;
 mod faults;
 mod html;
 mod plots;
+mod store_index;
 mod summary;
 mod timeline;
 
 pub use failure::{element_ops, ElementOps};
 pub use faults::{fault_intervals, FaultInterval};
+pub use store_index::{folder_listing, store_index};
 pub use timeline::{timeline_data, TimelineData};
 
 use crate::history::{History, Value};

@@ -11,16 +11,9 @@ use std::fmt::Write;
 /// A verdict as a word and the CSS class that colours it.
 pub fn verdict_word(validity: Option<Validity>) -> (&'static str, &'static str) {
     match validity {
-        Some(Validity::Valid) => ("valid", "valid"),
-        Some(Validity::Invalid) => ("invalid", "invalid"),
-        Some(Validity::Unknown) => ("unknown", "unknown"),
+        Some(v) => (v.name(), v.name()),
         None => ("not checked", "unknown"),
     }
-}
-
-/// The overall verdict of a results map.
-pub fn overall(results: Option<&Value>) -> Option<Validity> {
-    results?.get("valid?").and_then(Validity::from_value)
 }
 
 /// Each checker's name, verdict and error (if it gave one). A results map from a
@@ -33,16 +26,14 @@ pub fn checker_verdicts(results: &Value) -> Vec<(String, Option<Validity>, Optio
     let nested: Vec<_> = entries
         .iter()
         .filter(|(_, v)| v.get("valid?").is_some())
-        .map(|(k, v)| {
-            (
-                value_text(k),
-                v.get("valid?").and_then(Validity::from_value),
-                error(v),
-            )
-        })
+        .map(|(k, v)| (value_text(k), Validity::of_results(v), error(v)))
         .collect();
     if nested.is_empty() {
-        vec![("result".to_string(), overall(Some(results)), error(results))]
+        vec![(
+            "result".to_string(),
+            Validity::of_results(results),
+            error(results),
+        )]
     } else {
         nested
     }
@@ -82,7 +73,7 @@ pub fn op_counts(history: &History) -> OpCounts {
 /// The summary section's HTML.
 pub fn section(history: &History, results: Option<&Value>, test: Option<&Value>) -> String {
     let mut s = String::new();
-    let (word, class) = verdict_word(overall(results));
+    let (word, class) = verdict_word(results.and_then(Validity::of_results));
     let _ = write!(
         s,
         "<section id=\"summary\"><h2>Summary</h2><p class=\"verdict {class}\" id=\"verdict\">{}</p>",
