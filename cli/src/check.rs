@@ -122,16 +122,6 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
     })
 }
 
-/// The verdict as a word (see [`Validity::name`]).
-pub fn verdict_name(v: Validity) -> &'static str {
-    v.name()
-}
-
-/// Why a result is not valid, in a few words (see [`CheckResult::reason`]).
-pub fn reason(result: &CheckResult) -> String {
-    result.reason()
-}
-
 /// Reads and checks every file, a worker per core, results in the files' order; a
 /// spinner per file in progress when stderr is a terminal.
 fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> Vec<Outcome> {

@@ -201,15 +201,17 @@ fn every_workload_is_valid_under_real_faults_and_the_broken_services_are_caught(
             .filter(|l| l.contains("\"type\":\"ok\""))
             .count();
         assert!(oks >= 20, "{name}: only {oks} ok ops");
-        for ip in &ips {
-            let log = std::fs::read_to_string(run.join(ip).join("restate.log")).unwrap_or_default();
+        // Each node's logs are kept under its logical name, as the history names it.
+        for (i, ip) in ips.iter().enumerate() {
+            let node = run.join(format!("n{}", i + 1));
+            let log = std::fs::read_to_string(node.join("restate.log")).unwrap_or_default();
             assert!(
                 !log.is_empty(),
                 "{name}: no restate.log of {ip} in {}",
-                run.display()
+                node.display()
             );
             assert!(
-                run.join(ip).join("services.log").is_file(),
+                node.join("services.log").is_file(),
                 "{name}: no services.log of {ip}"
             );
         }

@@ -258,7 +258,7 @@ fn a_replay_writes_the_model_trace_and_a_bug_brings_its_own_workload_and_fault()
         "partition: claimed epoch 1",
         "stored on 2 log servers",
         "acked Register/",
-        "nemesis start",
+        "nemesis pause n",
     ] {
         assert!(trace.contains(event), "{event} not in the trace");
     }

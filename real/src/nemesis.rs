@@ -1,22 +1,20 @@
-//! The real world's nemesis: genuine faults on the nodes, Jepsen's way. Partitions are
-//! iptables rules on each node dropping what it must not hear (`iptables -A INPUT -s IPS -j
-//! DROP -w`), healed by flushing every node's tables; kills and pauses go through the
-//! database layer ([`DbControl`]: SIGKILL and a restart with the same command line,
-//! SIGSTOP and SIGCONT). What is inflicted is recorded in a [`Healer`], which undoes all of
-//! it: at `stop`, at `teardown`, and from the heal-on-exit guard on a panic or a signal.
+//! The real world's fault effector: how genuine faults are inflicted on the nodes and
+//! undone; which faults a test performs, and how they are recorded, is the core's
+//! ([`jepsen_core::fault::FaultNemesis`]). Partitions are iptables rules on each node
+//! dropping what it must not hear (`iptables -A INPUT -s IPS -j DROP -w`), healed by
+//! flushing every node's tables; kills and pauses go through the database layer
+//! ([`DbControl`]: SIGKILL and a restart with the same command line, SIGSTOP and SIGCONT);
+//! shaping is a netem qdisc on every interface but loopback. The effector remembers what
+//! it inflicted and undoes all of it from the heal-on-exit guard on a panic or a signal.
 //!
-//! Ops: `{:f :start}` inflicts the fault, `{:f :stop}` heals it; the completion (`:info`)
-//! says what was done, e.g. `{:isolated ["n2"], :grudge {"n1" ["n2"], …}}`, `{:killed
-//! ["n3"]}`, `:network-healed`, `{:started ["n3"]}`, or `:not-started`.
+//! Actions name nodes logically (`n1` … `nN`): node i of the nodes list is `n<i>`.
 
 use crate::remote::{shell_quote, BoxFuture, Remote, RemoteError};
 use futures::future::join_all;
-use jepsen_core::fault::{Fault, Grudge};
-use jepsen_core::history::{Op, OpType, Value};
-use jepsen_core::runtime::{ClientError, LocalBoxFuture, Nemesis};
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeSet;
+use jepsen_core::fault::{Action, Fault, FaultEffector, FaultNemesis, FaultOptions, Netem};
+use jepsen_core::runtime::{LocalBoxFuture, SharedRng};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 /// What the nemesis needs from the database layer: stop and start its server on a node.
@@ -47,7 +45,7 @@ pub trait DbControl: Send + Sync {
     }
 }
 
-/// The faults in force.
+/// The faults in force, by address.
 #[derive(Debug, Default)]
 struct Inflicted {
     killed: BTreeSet<String>,
@@ -60,97 +58,138 @@ struct Inflicted {
     closing: bool,
 }
 
-/// Knows every fault in force and undoes them all. Shared by the nemesis and the
-/// heal-on-exit guard; usable from any thread.
-pub struct Healer {
+/// The logical name of the node at `index` of a nodes list: `n1`, `n2`, ...
+pub fn logical_name(index: usize) -> String {
+    format!("n{}", index + 1)
+}
+
+struct EffectorState {
     remote: Arc<dyn Remote>,
     db: Arc<dyn DbControl>,
+    /// Logical name -> address, in node order.
+    addresses: BTreeMap<String, String>,
     nodes: Vec<String>,
     /// Whether `heal` flushes iptables on every node even when no partition is known
-    /// (a partitioning nemesis: a rule may be in place while its `start` was cut short).
+    /// (a rule may be in place while its action was cut short).
     always_flush: bool,
     inflicted: Mutex<Inflicted>,
 }
 
-impl Healer {
+/// Inflicts the core's fault actions on real nodes and undoes them; cheap to clone,
+/// usable from any thread (the heal-on-exit guard's included).
+#[derive(Clone)]
+pub struct RealEffector(Arc<EffectorState>);
+
+impl RealEffector {
+    /// An effector on `nodes` (their addresses, in order: the first is `n1`) through
+    /// `remote` and `db`. With `may_partition`, healing always flushes iptables.
     pub fn new(
         remote: Arc<dyn Remote>,
         db: Arc<dyn DbControl>,
         nodes: Vec<String>,
-        always_flush: bool,
-    ) -> Healer {
-        Healer {
+        may_partition: bool,
+    ) -> RealEffector {
+        let addresses = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (logical_name(i), a.clone()))
+            .collect();
+        RealEffector(Arc::new(EffectorState {
             remote,
             db,
+            addresses,
             nodes,
-            always_flush,
+            always_flush: may_partition,
             inflicted: Mutex::default(),
+        }))
+    }
+
+    /// The logical node names, in order.
+    pub fn names(&self) -> Vec<String> {
+        (0..self.0.nodes.len()).map(logical_name).collect()
+    }
+
+    /// Why this world cannot perform `action`, if it cannot: a partition or shaping over a
+    /// local remote (`--no-ssh`) would cut or slow this machine's own network; a wipe needs
+    /// a database that knows its partition store.
+    pub fn refusal(&self, action: &Action) -> Option<String> {
+        let local = self.0.remote.is_local();
+        match action {
+            Action::Partition(_) if local => Some(
+                "partitions need SSH nodes: with --no-ssh iptables rules would cut this machine's own network".to_string(),
+            ),
+            Action::Shape(_) if local => Some(
+                "packet loss and latency need SSH nodes: with --no-ssh a netem qdisc would slow this machine's own network".to_string(),
+            ),
+            Action::WipePartitionStore(_) if !self.0.db.can_wipe_partition_store() => Some(
+                "wiping a partition store needs a database that knows where it is".to_string(),
+            ),
+            _ => None,
         }
+    }
+
+    /// Why this world cannot inflict `fault`, if it cannot (see [`RealEffector::refusal`]).
+    pub fn refuse_fault(&self, fault: Fault) -> Result<(), String> {
+        let names = self.names();
+        let mut rng = jepsen_core::runtime::seeded_rng(0, "refusal");
+        let sample = jepsen_core::fault::plan::plan_start(
+            fault,
+            &names,
+            &Default::default(),
+            &FaultOptions::default(),
+            &mut rng,
+        );
+        match sample.iter().find_map(|a| self.refusal(a)) {
+            Some(why) => Err(format!("nemesis {fault}: {why}")),
+            None => Ok(()),
+        }
+    }
+
+    fn address(&self, node: &str) -> Result<&str, String> {
+        self.0
+            .addresses
+            .get(node)
+            .map(String::as_str)
+            .ok_or_else(|| format!("no node {node} in this cluster of {}", self.0.nodes.len()))
+    }
+
+    fn inflicted(&self) -> std::sync::MutexGuard<'_, Inflicted> {
+        self.0.inflicted.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn on_every_node(&self, command: &str) -> Result<(), RemoteError> {
+        let remote = &self.0.remote;
+        let results = join_all(self.0.nodes.iter().map(|n| remote.sudo(n, command))).await;
+        results.into_iter().collect::<Result<Vec<_>, _>>().map(drop)
     }
 
     /// Flushes iptables on every node (and deletes user chains).
     pub async fn heal_network(&self) -> Result<(), RemoteError> {
-        let flush = "iptables -F -w; iptables -X -w";
-        let results = join_all(self.nodes.iter().map(|n| self.remote.sudo(n, flush))).await;
-        results.into_iter().collect::<Result<Vec<_>, _>>()?;
-        self.inflicted.lock().unwrap().partitioned = false;
+        self.on_every_node("iptables -F -w; iptables -X -w").await?;
+        self.inflicted().partitioned = false;
         Ok(())
     }
 
     /// Removes the netem qdisc from every interface of every node.
     pub async fn heal_shaping(&self) -> Result<(), RemoteError> {
-        let command = format!(
+        self.on_every_node(&format!(
             "{INTERFACES}; for d in $devs; do tc qdisc del dev \"$d\" root 2>/dev/null; done; true"
-        );
-        let results = join_all(self.nodes.iter().map(|n| self.remote.sudo(n, &command))).await;
-        results.into_iter().collect::<Result<Vec<_>, _>>()?;
-        self.inflicted.lock().unwrap().shaped = false;
+        ))
+        .await?;
+        self.inflicted().shaped = false;
         Ok(())
     }
 
-    /// Starts every killed node's server; the nodes started.
-    pub async fn restart_killed(&self) -> Result<Vec<String>, RemoteError> {
-        let killed: Vec<String> = self
-            .inflicted
-            .lock()
-            .unwrap()
-            .killed
-            .iter()
-            .cloned()
-            .collect();
-        for node in &killed {
-            self.db.start(node).await?;
-            self.inflicted.lock().unwrap().killed.remove(node);
-        }
-        Ok(killed)
-    }
-
-    /// Continues every paused node's server; the nodes resumed.
-    pub async fn resume_paused(&self) -> Result<Vec<String>, RemoteError> {
-        let paused: Vec<String> = self
-            .inflicted
-            .lock()
-            .unwrap()
-            .paused
-            .iter()
-            .cloned()
-            .collect();
-        for node in &paused {
-            self.db.resume(node).await?;
-            self.inflicted.lock().unwrap().paused.remove(node);
-        }
-        Ok(paused)
-    }
-
-    /// Undoes every fault in force: network first (so restarted nodes find their peers),
-    /// then paused servers, then killed ones. Goes on past failures; reports them all.
+    /// Undoes every fault it may have left: network first (so restarted nodes find their
+    /// peers), then shaping, paused servers, killed ones. Goes on past failures; reports
+    /// them all.
     pub async fn heal(&self) -> Result<(), String> {
         let mut errors = Vec::new();
-        let (partitioned, shaped) = {
-            let i = self.inflicted.lock().unwrap();
-            (i.partitioned, i.shaped)
+        let (partitioned, shaped, paused, killed) = {
+            let i = self.inflicted();
+            (i.partitioned, i.shaped, i.paused.clone(), i.killed.clone())
         };
-        if partitioned || self.always_flush {
+        if partitioned || self.0.always_flush {
             if let Err(e) = self.heal_network().await {
                 errors.push(e.to_string());
             }
@@ -160,11 +199,21 @@ impl Healer {
                 errors.push(e.to_string());
             }
         }
-        if let Err(e) = self.resume_paused().await {
-            errors.push(e.to_string());
+        for node in &paused {
+            match self.0.db.resume(node).await {
+                Ok(()) => {
+                    self.inflicted().paused.remove(node);
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
         }
-        if let Err(e) = self.restart_killed().await {
-            errors.push(e.to_string());
+        for node in &killed {
+            match self.0.db.start(node).await {
+                Ok(()) => {
+                    self.inflicted().killed.remove(node);
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -175,320 +224,147 @@ impl Healer {
 
     /// Stops new faults and heals, blocking, on a thread and runtime of its own: callable
     /// from a signal handler's thread, a `Drop`, or inside another runtime.
-    pub fn heal_for_exit(self: &Arc<Self>) -> Result<(), String> {
-        self.inflicted.lock().unwrap().closing = true;
-        let healer = self.clone();
+    pub fn heal_for_exit(&self) -> Result<(), String> {
+        self.inflicted().closing = true;
+        let this = self.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot build a runtime to heal: {e}"))?;
-            rt.block_on(healer.heal())
+            rt.block_on(this.heal())
         })
         .join()
         .unwrap_or_else(|_| Err("healing panicked".to_string()))
     }
 
-    /// The nodes killed and paused now, and whether a partition may be in force.
-    pub fn in_force(&self) -> (Vec<String>, Vec<String>, bool) {
-        let i = self.inflicted.lock().unwrap();
-        (
-            i.killed.iter().cloned().collect(),
-            i.paused.iter().cloned().collect(),
-            i.partitioned,
-        )
+    /// Whether any fault may be in force.
+    pub fn anything_in_force(&self) -> bool {
+        let i = self.inflicted();
+        i.partitioned || i.shaped || !i.killed.is_empty() || !i.paused.is_empty()
     }
 
-    fn closing(&self) -> bool {
-        self.inflicted.lock().unwrap().closing
-    }
-}
-
-/// What iptables on a node should match for `node`: the node's name as given. iptables
-/// resolves a host name on the node itself when the rule is added (as Jepsen's `net/ip`
-/// does on the node): in a cloud, a node's public name resolves to its private address
-/// there, which is where the traffic between nodes comes from.
-fn address_of(node: &str) -> String {
-    node.to_string()
-}
-
-fn node_list(nodes: &[String]) -> Value {
-    Value::Vec(nodes.iter().map(|n| Value::Str(n.clone())).collect())
-}
-
-fn grudge_value(grudge: &Grudge) -> Value {
-    Value::Map(
-        grudge
-            .iter()
-            .map(|(n, dropped)| {
-                let dropped: Vec<String> = dropped.iter().cloned().collect();
-                (Value::Str(n.clone()), node_list(&dropped))
-            })
-            .collect(),
-    )
-}
-
-fn keyed(key: &str, value: Value) -> Value {
-    Value::Map(vec![(Value::keyword(key), value)])
-}
-
-/// One of the real faults, started and stopped on demand.
-pub struct RealNemesis {
-    fault: Fault,
-    nodes: Vec<String>,
-    healer: Arc<Healer>,
-    rng: ChaCha8Rng,
-}
-
-impl RealNemesis {
-    /// A nemesis inflicting `fault` on `nodes` (their addresses) through `remote` and
-    /// `db`, choosing nodes and grudges with `rng`. Faults this world cannot inflict
-    /// (packet loss and latency need tc netem; nuke-partition-state needs the DB layer's
-    /// data folder) are refused, and so are partitions over a local remote (`--no-ssh`),
-    /// which would put iptables rules on this machine.
-    pub fn new(
-        fault: Fault,
-        nodes: Vec<String>,
-        remote: Arc<dyn Remote>,
-        db: Arc<dyn DbControl>,
-        rng: ChaCha8Rng,
-    ) -> Result<RealNemesis, String> {
-        match fault {
-            Fault::PacketLoss | Fault::LatencySpike if remote.is_local() => {
+    /// Checks that every node's kernel has netem (a qdisc put on loopback and removed),
+    /// so that a run cannot start without its fault.
+    async fn probe_netem(&self, fault: Fault) -> Result<(), String> {
+        let probe = "tc qdisc add dev lo root netem delay 0ms && tc qdisc del dev lo root";
+        for node in &self.0.nodes {
+            let out = self
+                .0
+                .remote
+                .run_sudo(node, probe)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !out.success() {
                 return Err(format!(
-                    "nemesis {fault} needs SSH nodes: with --no-ssh its netem qdisc would slow this machine's own network"
-                ))
-            }
-            Fault::NukePartitionState if !db.can_wipe_partition_store() => {
-                return Err(format!(
-                    "nemesis {fault} needs a database that can wipe a node's partition store"
-                ))
-            }
-            fault if fault.is_partition() && remote.is_local() => {
-                return Err(format!(
-                    "nemesis {fault} needs SSH nodes: with --no-ssh its iptables rules would cut this machine's own network"
-                ))
-            }
-            _ => {}
-        }
-        let healer = Arc::new(Healer::new(remote, db, nodes.clone(), fault.is_partition()));
-        Ok(RealNemesis {
-            fault,
-            nodes,
-            healer,
-            rng,
-        })
-    }
-
-    /// The healer, for the heal-on-exit guard.
-    pub fn healer(&self) -> Arc<Healer> {
-        self.healer.clone()
-    }
-
-    async fn start(&mut self) -> Result<Value, RemoteError> {
-        let (killed, paused, partitioned) = self.healer.in_force();
-        let shaped = self.healer.inflicted.lock().unwrap().shaped;
-        if !killed.is_empty() || !paused.is_empty() || partitioned || shaped {
-            return Ok(Value::keyword("already-started"));
-        }
-        match self.fault {
-            Fault::KillRandomNode | Fault::PauseRandomNode => {
-                let Some(node) = self.nodes.choose(&mut self.rng).cloned() else {
-                    return Ok(Value::keyword("no-nodes"));
-                };
-                if self.fault == Fault::KillRandomNode {
-                    // Recorded first: a kill cut short must still be restarted on heal.
-                    self.healer
-                        .inflicted
-                        .lock()
-                        .unwrap()
-                        .killed
-                        .insert(node.clone());
-                    self.healer.db.kill(&node).await?;
-                    Ok(keyed("killed", node_list(&[node])))
-                } else {
-                    self.healer
-                        .inflicted
-                        .lock()
-                        .unwrap()
-                        .paused
-                        .insert(node.clone());
-                    self.healer.db.pause(&node).await?;
-                    Ok(keyed("paused", node_list(&[node])))
-                }
-            }
-            Fault::PacketLoss | Fault::LatencySpike => {
-                let netem = netem_of(self.fault);
-                self.healer.inflicted.lock().unwrap().shaped = true;
-                let command = format!(
-                    "{INTERFACES}; for d in $devs; do tc qdisc replace dev \"$d\" root netem {netem} || exit 1; done"
-                );
-                let remote = &self.healer.remote;
-                let results = join_all(self.nodes.iter().map(|n| remote.sudo(n, &command))).await;
-                results.into_iter().collect::<Result<Vec<_>, _>>()?;
-                Ok(keyed("netem", Value::Str(netem.to_string())))
-            }
-            Fault::NukePartitionState => {
-                let Some(node) = self.nodes.choose(&mut self.rng).cloned() else {
-                    return Ok(Value::keyword("no-nodes"));
-                };
-                // Killed first (recorded, so a nuke cut short is restarted on heal), the
-                // store moved aside, then started again on an empty partition store.
-                self.healer
-                    .inflicted
-                    .lock()
-                    .unwrap()
-                    .killed
-                    .insert(node.clone());
-                self.healer.db.kill(&node).await?;
-                self.healer.db.wipe_partition_store(&node).await?;
-                self.healer.db.start(&node).await?;
-                self.healer.inflicted.lock().unwrap().killed.remove(&node);
-                Ok(keyed("nuked", node_list(&[node])))
-            }
-            fault => {
-                let grudge = fault
-                    .grudge(&self.nodes, &mut self.rng)
-                    .expect("the other faults the constructor accepts are partitions");
-                self.healer.inflicted.lock().unwrap().partitioned = true;
-                self.cut(&grudge).await?;
-                let mut value = vec![(Value::keyword("grudge"), grudge_value(&grudge))];
-                if fault == Fault::PartitionRandomNode {
-                    let isolated: Vec<String> = grudge
-                        .iter()
-                        .filter(|(_, d)| d.len() + 1 == self.nodes.len() && !d.is_empty())
-                        .map(|(n, _)| n.clone())
-                        .collect();
-                    value.insert(0, (Value::keyword("isolated"), node_list(&isolated)));
-                }
-                Ok(Value::Map(value))
+                    "nemesis {fault} needs tc netem, and node {node}'s kernel has none ({}): load the sch_netem module there, or pick another nemesis",
+                    out.stderr.trim()
+                ));
             }
         }
-    }
-
-    /// Installs the grudge: on each node, one rule dropping all it must not hear.
-    async fn cut(&self, grudge: &Grudge) -> Result<(), RemoteError> {
-        let commands: Vec<(String, String)> = grudge
-            .iter()
-            .filter(|(_, dropped)| !dropped.is_empty())
-            .map(|(node, dropped)| {
-                let sources: Vec<String> = dropped.iter().map(|d| address_of(d)).collect();
-                let command = format!(
-                    "iptables -A INPUT -s {} -j DROP -w",
-                    shell_quote(&sources.join(","))
-                );
-                (node.clone(), command)
-            })
-            .collect();
-        let remote = &self.healer.remote;
-        let results = join_all(commands.iter().map(|(n, c)| remote.sudo(n, c))).await;
-        results.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok(())
     }
 
-    async fn stop(&mut self) -> Result<Value, RemoteError> {
-        let shaped = self.healer.inflicted.lock().unwrap().shaped;
-        if shaped {
-            self.healer.heal_shaping().await?;
-            return Ok(Value::keyword("network-healed"));
+    async fn perform(&self, action: &Action) -> Result<(), String> {
+        if self.inflicted().closing {
+            return Err("the run is closing: no new fault".to_string());
         }
-        let (killed, paused, partitioned) = self.healer.in_force();
-        if partitioned {
-            self.healer.heal_network().await?;
-            return Ok(Value::keyword("network-healed"));
+        if let Some(why) = self.refusal(action) {
+            return Err(why);
         }
-        if !killed.is_empty() {
-            let started = self.healer.restart_killed().await?;
-            return Ok(keyed("started", node_list(&started)));
+        let db = &self.0.db;
+        let e = |e: RemoteError| e.to_string();
+        match action {
+            Action::Partition(grudge) => {
+                self.inflicted().partitioned = true;
+                let mut commands = Vec::new();
+                for (node, dropped) in grudge.iter().filter(|(_, d)| !d.is_empty()) {
+                    let sources: Vec<&str> = dropped
+                        .iter()
+                        .map(|d| self.address(d))
+                        .collect::<Result<_, _>>()?;
+                    let command = format!(
+                        "iptables -A INPUT -s {} -j DROP -w",
+                        shell_quote(&sources.join(","))
+                    );
+                    commands.push((self.address(node)?.to_string(), command));
+                }
+                let remote = &self.0.remote;
+                let results = join_all(commands.iter().map(|(n, c)| remote.sudo(n, c))).await;
+                results
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(e)?;
+            }
+            Action::HealNetwork => self.heal_network().await.map_err(e)?,
+            Action::Kill(node) => {
+                let address = self.address(node)?.to_string();
+                // Noted first: a kill cut short must still be restarted on heal.
+                self.inflicted().killed.insert(address.clone());
+                db.kill(&address).await.map_err(e)?;
+            }
+            Action::Start(node) => {
+                let address = self.address(node)?.to_string();
+                db.start(&address).await.map_err(e)?;
+                self.inflicted().killed.remove(&address);
+            }
+            Action::Pause(node) => {
+                let address = self.address(node)?.to_string();
+                self.inflicted().paused.insert(address.clone());
+                db.pause(&address).await.map_err(e)?;
+            }
+            Action::Resume(node) => {
+                let address = self.address(node)?.to_string();
+                db.resume(&address).await.map_err(e)?;
+                self.inflicted().paused.remove(&address);
+            }
+            Action::WipePartitionStore(node) => {
+                let address = self.address(node)?.to_string();
+                db.wipe_partition_store(&address).await.map_err(e)?;
+            }
+            Action::Shape(netem) => {
+                self.inflicted().shaped = true;
+                let netem = match netem {
+                    Netem::Loss(rate) => format!("loss {}%", rate * 100.0),
+                    Netem::Delay(d) => format!("delay {}ms", d.as_millis()),
+                };
+                self.on_every_node(&format!(
+                    "{INTERFACES}; for d in $devs; do tc qdisc replace dev \"$d\" root netem {netem} || exit 1; done"
+                ))
+                .await
+                .map_err(e)?;
+            }
+            Action::Unshape => self.heal_shaping().await.map_err(e)?,
         }
-        if !paused.is_empty() {
-            let resumed = self.healer.resume_paused().await?;
-            return Ok(keyed("resumed", node_list(&resumed)));
-        }
-        Ok(Value::keyword("not-started"))
+        Ok(())
     }
-}
-
-fn nemesis_error(e: RemoteError) -> ClientError {
-    ClientError::new("nemesis", e.to_string())
 }
 
 /// The shell lines that set `$devs` to a node's network interfaces but loopback.
 const INTERFACES: &str = "devs=$(ls /sys/class/net | grep -v '^lo$')";
 
-/// The netem arguments of a shaping fault: 20% loss, or 200 ms ± 50 ms more latency.
-fn netem_of(fault: Fault) -> &'static str {
-    match fault {
-        Fault::PacketLoss => "loss 20%",
-        _ => "delay 200ms 50ms",
+impl FaultEffector for RealEffector {
+    fn apply<'a>(&'a self, action: &'a Action) -> LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(self.perform(action))
     }
-}
 
-impl Nemesis for RealNemesis {
-    /// For the shaping faults, checks first that every node's kernel has netem (a netem
-    /// qdisc put on loopback and removed), so that a run cannot start without its fault.
-    fn setup(&mut self) -> LocalBoxFuture<'_, Result<(), ClientError>> {
+    fn prepare(&self, fault: Fault) -> LocalBoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            if !matches!(self.fault, Fault::PacketLoss | Fault::LatencySpike) {
-                return Ok(());
-            }
-            let probe = "tc qdisc add dev lo root netem delay 0ms && tc qdisc del dev lo root";
-            for node in &self.nodes {
-                let out = self
-                    .healer
-                    .remote
-                    .run_sudo(node, probe)
-                    .await
-                    .map_err(nemesis_error)?;
-                if !out.success() {
-                    return Err(ClientError::new(
-                        "nemesis",
-                        format!(
-                            "nemesis {} needs tc netem, and node {node}'s kernel has none ({}): load the sch_netem module there, or pick another nemesis",
-                            self.fault,
-                            out.stderr.trim()
-                        ),
-                    ));
-                }
+            if matches!(fault, Fault::PacketLoss | Fault::LatencySpike) {
+                self.probe_netem(fault).await?;
             }
             Ok(())
         })
     }
+}
 
-    fn invoke(&mut self, op: Op) -> LocalBoxFuture<'_, Result<Op, ClientError>> {
-        Box::pin(async move {
-            let value = match (op.f.as_str(), self.fault) {
-                (_, Fault::None) => Value::Nil,
-                ("start", _) if self.healer.closing() => Value::keyword("closing"),
-                ("start", _) => self.start().await.map_err(nemesis_error)?,
-                ("stop", _) => self.stop().await.map_err(nemesis_error)?,
-                (f, _) => {
-                    return Err(ClientError::new(
-                        "nemesis",
-                        format!("the {} nemesis has no op :{f}", self.fault),
-                    ))
-                }
-            };
-            let mut done = op.complete(OpType::Info);
-            done.value = value;
-            Ok(done)
-        })
-    }
-
-    fn teardown(&mut self) -> LocalBoxFuture<'_, Result<(), ClientError>> {
-        Box::pin(async move {
-            self.healer
-                .heal()
-                .await
-                .map_err(|e| ClientError::new("nemesis", e))
-        })
-    }
-
-    fn fs(&self) -> Vec<String> {
-        if self.fault == Fault::None {
-            Vec::new()
-        } else {
-            vec!["start".to_string(), "stop".to_string()]
-        }
-    }
+/// The core's nemesis inflicting `fault` through `effector`, its victims drawn from `rng`.
+pub fn real_nemesis(fault: Fault, effector: &RealEffector, rng: SharedRng) -> FaultNemesis {
+    FaultNemesis::planned(
+        fault,
+        effector.names(),
+        FaultOptions::default(),
+        rng,
+        Rc::new(effector.clone()),
+    )
 }

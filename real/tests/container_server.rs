@@ -15,16 +15,17 @@ use jepsen_real::db::partitions_with_active_leader;
 
 use common::{accepts, block_on, build_restate_image, http_status, npm_binary, TestCluster};
 use futures::future::join_all;
-use jepsen_core::fault::Fault;
+use jepsen_core::fault::action::actions_of;
+use jepsen_core::fault::{Action, Fault};
 use jepsen_core::history::{Op, OpType, Process, Value};
-use jepsen_core::runtime::Nemesis;
+use jepsen_core::runtime::{seeded_rng, Nemesis};
 use jepsen_real::cluster;
 use jepsen_real::container::{ContainerError, ContainerServer, ContainerSpec, Installed};
-use jepsen_real::nemesis::{DbControl, RealNemesis};
+use jepsen_real::nemesis::{real_nemesis, DbControl, RealEffector};
 use jepsen_real::remote::{LocalRemote, Remote, SshRemote};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,8 +50,20 @@ type = "replicated"
 default-provider = "replicated"
 "#;
 
-fn nemesis_op(f: &str) -> Op {
-    Op::new(OpType::Invoke, Process::Nemesis, f, Value::Nil)
+/// The actions a nemesis op (`start` or `stop`) performed, as its completion records them.
+fn nemesis_op(nemesis: &mut impl Nemesis, f: &str) -> Vec<Action> {
+    let op = Op::new(OpType::Invoke, Process::Nemesis, f, Value::Nil);
+    let done = block_on(nemesis.invoke(op)).unwrap();
+    actions_of(&done.value).unwrap_or_else(|e| panic!("{e}: {}", done.value))
+}
+
+/// The address of the node a logical name (`n<i+1>`) stands for: node i of `nodes`.
+fn address<'a>(nodes: &'a [String], name: &str) -> &'a String {
+    let i: usize = name
+        .strip_prefix('n')
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_else(|| panic!("not a logical name: {name}"));
+    &nodes[i - 1]
 }
 
 /// Every process on this host whose command line mentions `needle`.
@@ -255,34 +268,31 @@ fn restate_runs_in_containers_on_netns_nodes() {
         http_status(victim, 5122, "/health") == Some(200)
     });
 
-    // The nemesis drives the containers the same way: kill-random-node and
-    // pause-random-node inflict their fault on one node, and `stop` heals it.
+    // The core's nemesis drives the containers the same way through the real effector:
+    // kill-random-node and pause-random-node inflict their fault on the node the recorded
+    // action names, and `stop` heals it.
     let server = Arc::new(server);
+    let effector = RealEffector::new(remote.clone(), server.clone(), nodes.clone(), false);
     for (seed, fault) in [Fault::KillRandomNode, Fault::PauseRandomNode]
         .into_iter()
         .enumerate()
     {
-        let mut nemesis = RealNemesis::new(
-            fault,
-            nodes.clone(),
-            remote.clone(),
-            server.clone(),
-            ChaCha8Rng::seed_from_u64(seed as u64),
-        )
-        .unwrap();
-        let started = block_on(nemesis.invoke(nemesis_op("start"))).unwrap().value;
-        let key = if fault == Fault::KillRandomNode {
-            "killed"
-        } else {
-            "paused"
+        let rng = Rc::new(RefCell::new(seeded_rng(seed as u64, "nemesis")));
+        let mut nemesis = real_nemesis(fault, &effector, rng);
+        let started = nemesis_op(&mut nemesis, "start");
+        let (name, healed) = match (fault, started.as_slice()) {
+            (Fault::KillRandomNode, [Action::Kill(n)]) => (n.clone(), Action::Start(n.clone())),
+            (Fault::PauseRandomNode, [Action::Pause(n)]) => (n.clone(), Action::Resume(n.clone())),
+            _ => panic!("{fault}: {started:?}"),
         };
-        let Some(Value::Vec(hit)) = started.get(key) else {
-            panic!("{fault}: {started:?}")
-        };
-        let hit = hit[0].as_name().unwrap().to_string();
+        let hit = address(&nodes, &name).clone();
         assert_eq!(http_status(&hit, 5122, "/health"), None, "{fault} on {hit}");
         assert_eq!(accepts(&hit, 5122), fault == Fault::PauseRandomNode);
-        block_on(nemesis.invoke(nemesis_op("stop"))).unwrap();
+        for other in nodes.iter().filter(|n| **n != hit) {
+            assert_eq!(http_status(other, 5122, "/health"), Some(200), "{other}");
+        }
+        assert_eq!(nemesis_op(&mut nemesis, "stop"), vec![healed]);
+        assert!(!effector.anything_in_force());
         wait_until(
             &format!("/health on {hit} after {fault} stopped"),
             Duration::from_secs(60),

@@ -1,21 +1,23 @@
 //! The heal-on-exit guard on a signal: a child process (this test binary, running the
-//! ignored `child_partitions_and_waits`) partitions a netns cluster, holds a `HealOnExit`
-//! and waits; the parent sends it SIGTERM, and the child must heal before it exits with
-//! 143 (128 + SIGTERM): no iptables rule is left on any node.
+//! ignored `child_partitions_and_waits`) partitions a netns cluster through the core's
+//! nemesis and the real effector, holds a `HealOnExit` and waits; the parent checks that the
+//! rules are where the recorded partition says, sends SIGTERM, and the child must heal
+//! before it exits with 143 (128 + SIGTERM): no iptables rule is left on any node.
 
 mod common;
 
 use common::TestCluster;
-use jepsen_core::fault::Fault;
-use jepsen_core::history::{Op, OpType, Process, Value};
-use jepsen_core::runtime::Nemesis;
+use jepsen_core::fault::action::actions_of;
+use jepsen_core::fault::{Action, Fault};
+use jepsen_core::history::{parse_edn_values, Op, OpType, Process, Value};
+use jepsen_core::runtime::{seeded_rng, Nemesis};
 use jepsen_real::heal_on_exit::HealOnExit;
-use jepsen_real::nemesis::{DbControl, RealNemesis};
+use jepsen_real::nemesis::{logical_name, real_nemesis, DbControl, RealEffector};
 use jepsen_real::remote::{BoxFuture, Remote, RemoteError, SshAuth, SshConfig, SshRemote};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,15 +52,11 @@ fn child_partitions_and_waits() {
     let nodes: Vec<String> = nodes.split(',').map(String::from).collect();
     let remote: Arc<dyn Remote> =
         Arc::new(SshRemote::new(SshConfig::new("root", SshAuth::Key(key.into()))).unwrap());
-    let mut nemesis = RealNemesis::new(
-        Fault::PartitionRandomHalves,
-        nodes,
-        remote,
-        Arc::new(NoDb),
-        ChaCha8Rng::seed_from_u64(5),
-    )
-    .unwrap();
-    let healer = nemesis.healer();
+    // Not `may_partition`: the exit heals the cut because the effector noted it.
+    let effector = RealEffector::new(remote, Arc::new(NoDb), nodes, false);
+    let rng = Rc::new(RefCell::new(seeded_rng(5, "nemesis")));
+    let mut nemesis = real_nemesis(Fault::PartitionRandomHalves, &effector, rng);
+    let healer = effector.clone();
     let _guard = HealOnExit::new(Arc::new(move || healer.heal_for_exit())).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -66,8 +64,8 @@ fn child_partitions_and_waits() {
         .unwrap();
     rt.block_on(async {
         let start = Op::new(OpType::Invoke, Process::Nemesis, "start", Value::Nil);
-        nemesis.invoke(start).await.unwrap();
-        println!("PARTITIONED");
+        let done = nemesis.invoke(start).await.unwrap();
+        println!("PARTITIONED {}", done.value);
         tokio::time::sleep(Duration::from_secs(120)).await;
     });
     panic!("the parent should have sent SIGTERM long ago");
@@ -101,10 +99,33 @@ fn sigterm_heals_before_the_process_exits() {
     }
     let _kill = KillOnDrop(child.id());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let partitioned = lines.any(|l| l.map(|l| l.contains("PARTITIONED")).unwrap_or(false));
-    assert!(partitioned, "the child never partitioned the cluster");
-    let with_rules = (0..3).filter(|i| !tc.iptables_rules(*i).is_empty()).count();
-    assert_eq!(with_rules, 3, "random halves cut every node off someone");
+    let partitioned = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("PARTITIONED ").map(|(_, v)| v.to_string()))
+        .expect("the child never partitioned the cluster");
+    // The child recorded one partition; the nodes with rules are those its grudge cuts off
+    // someone (the nodes are n1 .. n3 in the order of the nodes list).
+    let (value, _) = parse_edn_values(&partitioned).unwrap().remove(0);
+    let actions = actions_of(&value).unwrap();
+    let [Action::Partition(grudge)] = actions.as_slice() else {
+        panic!("{partitioned}")
+    };
+    let with_rules: Vec<String> = (0..3)
+        .filter(|i| !tc.iptables_rules(*i).is_empty())
+        .map(logical_name)
+        .collect();
+    let cut: Vec<String> = grudge
+        .iter()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(with_rules, cut, "{partitioned}");
+    assert_eq!(
+        with_rules.len(),
+        3,
+        "random halves cut every node off someone"
+    );
 
     let signalled = Instant::now();
     let sent = Command::new("kill")

@@ -11,7 +11,7 @@
 #[path = "../tests/common/register.rs"]
 mod register;
 
-use jepsen_core::checker::linearizable::Linearizable;
+use jepsen_core::checker::linearizable::{KeySplit, Linearizable};
 use jepsen_core::checker::{CheckOptions, Checker, Validity};
 use jepsen_core::model::ModelKind;
 use jepsen_sim::run_iterations;
@@ -28,7 +28,9 @@ fn main() {
         Some("vo") => Api::VirtualObject,
         Some(other) => panic!("mds or vo, not {other}"),
     };
-    let checker = Linearizable::new(ModelKind::CasRegister).with_threads(1);
+    let checker = Linearizable::new(ModelKind::CasRegister)
+        .with_key_split(KeySplit::IndependentTuple)
+        .with_threads(1);
 
     let start = Instant::now();
     let mut simulated = Duration::ZERO;

@@ -41,26 +41,46 @@ pub fn run_iterations<T, F, Fut>(
     seeds: Range<u64>,
     jobs: usize,
     make: F,
-    mut each: impl FnMut(u64, Result<T, String>),
+    each: impl FnMut(u64, Result<T, String>),
 ) where
     T: Send + 'static,
     F: FnOnce(MadsimRuntime) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = T>,
 {
+    run_seeds(seeds, jobs, move |seed| simulate(seed, make.clone()), each)
+}
+
+/// Runs `seed_run(seed)` for every seed in `seeds`, `jobs` at a time, each on a fresh
+/// thread of its own (so that a simulation it starts replays: see the module doc), and
+/// hands each result to `each` in seed order as soon as it and every earlier seed are
+/// done; a panic is an `Err` with its message. `jobs` is at least 1.
+pub fn run_seeds<T, F>(
+    seeds: Range<u64>,
+    jobs: usize,
+    seed_run: F,
+    mut each: impl FnMut(u64, Result<T, String>),
+) where
+    T: Send + 'static,
+    F: Fn(u64) -> T + Clone + Send + Sync + 'static,
+{
     let next_seed = AtomicU64::new(seeds.start);
     let (done, results) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
-            let (done, make, next_seed, end) = (done.clone(), make.clone(), &next_seed, seeds.end);
+            let (done, seed_run, next_seed, end) =
+                (done.clone(), seed_run.clone(), &next_seed, seeds.end);
             scope.spawn(move || loop {
                 let seed = next_seed.fetch_add(1, Ordering::Relaxed);
                 if seed >= end {
                     break;
                 }
-                if done
-                    .send((seed, run_iteration(seed, make.clone())))
-                    .is_err()
-                {
+                let run = seed_run.clone();
+                let result = std::thread::Builder::new()
+                    .name(format!("sim-seed-{seed}"))
+                    .spawn(move || run(seed))
+                    .map_err(|e| format!("could not start a simulation thread: {e}"))
+                    .and_then(|t| t.join().map_err(|p| panic_message(p.as_ref())));
+                if done.send((seed, result)).is_err() {
                     break;
                 }
             });

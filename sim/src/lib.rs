@@ -14,12 +14,15 @@ compile_error!(
 pub mod bug_hunt;
 pub mod iteration;
 pub mod network;
+pub mod options;
 pub mod restate;
 pub mod runtime;
 pub mod test_run;
 
 pub use bug_hunt::{hunt, Hunt};
-pub use iteration::{check_determinism, run_iteration, run_iterations, DeterminismError};
+pub use iteration::{
+    check_determinism, run_iteration, run_iterations, run_seeds, DeterminismError,
+};
 pub use network::{NetworkConfig, SimNetwork, SimNode};
 pub use runtime::{simulate, MadsimRuntime};
-pub use test_run::{run_test, run_test_with_trace, SimTest};
+pub use test_run::{run_test, SimTest, SimWorld};

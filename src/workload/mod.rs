@@ -12,6 +12,7 @@ pub mod set;
 pub mod transport;
 
 use crate::checker::registry::CheckerChoice;
+use crate::fault::Schedule;
 use crate::generator::{
     any, cycle, log, nemesis, once, op, phases, sleep, stagger, time_limit, Gen,
 };
@@ -171,6 +172,19 @@ impl Default for WorkloadOptions {
     }
 }
 
+/// Client threads from `N`, or `Nn` for N per node; a one-line error naming the flag.
+pub fn parse_concurrency(text: &str, nodes: usize) -> Result<usize, String> {
+    let bad = || format!("--concurrency {text}: give a number N, or Nn for N per node");
+    let n = match text.strip_suffix('n') {
+        Some(per_node) => per_node.parse::<usize>().map_err(|_| bad())? * nodes,
+        None => text.parse::<usize>().map_err(|_| bad())?,
+    };
+    if n == 0 {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
 /// Where the phase after the final heal starts counting set elements: above anything the
 /// first phase can reach (it issues at most `rate × time-limit` ops).
 pub const AFTER_HEAL_FIRST: i64 = 1_000_000_000;
@@ -180,19 +194,38 @@ pub const AFTER_HEAL_FIRST: i64 = 1_000_000_000;
 /// the workload again for `heal_time`. Without a nemesis, the workload for `time_limit`.
 /// Unlike the original, the register workloads get faults too.
 pub fn schedule(workload: Workload, opts: &WorkloadOptions) -> Gen {
+    let faults = cycle(vec![
+        sleep(opts.fault_interval),
+        op("start"),
+        sleep(opts.fault_interval),
+        op("stop"),
+    ]);
+    schedule_with_faults(workload, opts, time_limit(opts.time_limit, faults))
+}
+
+/// [`schedule`] with the nemesis replaying `faults`' ops at their recorded offsets instead
+/// of its cycle (the final heal and the phase after it stay the test's own). Every
+/// scheduled op before the time limit is performed, even if the world falls behind.
+pub fn replay_schedule(workload: Workload, opts: &WorkloadOptions, faults: &Schedule) -> Gen {
+    let opts = WorkloadOptions {
+        with_nemesis: true,
+        ..opts.clone()
+    };
+    schedule_with_faults(workload, &opts, faults.replay_gen(opts.time_limit))
+}
+
+/// The schedule with `faults` (which must end) as the nemesis's part of the first phase.
+fn schedule_with_faults(workload: Workload, opts: &WorkloadOptions, faults: Gen) -> Gen {
     let dt = Duration::from_secs_f64(1.0 / opts.rate.max(1e-9));
     let clients = |first: i64| stagger(dt, workload.ops_from(opts, first));
     if !opts.with_nemesis {
         return time_limit(opts.time_limit, clients(0));
     }
-    let faults = nemesis(cycle(vec![
-        sleep(opts.fault_interval),
-        op("start"),
-        sleep(opts.fault_interval),
-        op("stop"),
-    ]));
     phases(vec![
-        time_limit(opts.time_limit, any(vec![clients(0), faults])),
+        any(vec![
+            time_limit(opts.time_limit, clients(0)),
+            nemesis(faults),
+        ]),
         log("Healing cluster"),
         nemesis(once(op("stop"))),
         time_limit(opts.heal_time, clients(AFTER_HEAL_FIRST)),

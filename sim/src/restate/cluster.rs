@@ -7,11 +7,11 @@
 
 use super::bugs::BugSet;
 use super::disk::{DiskTiming, NodeDisk};
-use super::faults::FaultOptions;
 use super::metadata_server::{MemberSpec, RaftTiming, RAFT_PORT};
 use super::node::{run_node, NodeSpec};
 use super::transport::SimTransport;
 use crate::network::{NetworkConfig, SimNetwork};
+use jepsen_core::fault::FaultOptions;
 use jepsen_core::workload::transport::{Request, Transport, ADMIN_PORT};
 use std::cell::RefCell;
 use std::collections::BTreeMap;

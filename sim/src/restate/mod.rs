@@ -33,5 +33,6 @@ pub mod virtual_objects;
 
 pub use bugs::{Bug, BugSet};
 pub use cluster::{wait_until_ready, ClusterOptions, SimCluster};
-pub use faults::{FaultOptions, SimNemesis};
+pub use faults::{sim_nemesis, SimEffector};
+pub use jepsen_core::fault::FaultOptions;
 pub use transport::SimTransport;

@@ -2,16 +2,22 @@
 
 pub mod register;
 
-use jepsen_core::checker::linearizable::Linearizable;
-use jepsen_core::checker::{CheckOptions, Checker, Validity};
+use jepsen_core::checker::registry::{self, CheckerChoice};
+use jepsen_core::checker::{CheckOptions, Validity};
 use jepsen_core::history::{History, OpType, Process};
-use jepsen_core::model::ModelKind;
 use std::collections::BTreeMap;
 
-/// The register history's verdict as a cas-register.
+/// The register history's verdict as a cas-register per key.
 #[allow(dead_code)] // not every test binary uses it
 pub fn check(history: &History) -> Validity {
-    Linearizable::new(ModelKind::CasRegister)
+    let choice = CheckerChoice {
+        checkers: vec!["linearizable".to_string()],
+        model: Some("cas-register".to_string()),
+        key_split: Some("independent".to_string()),
+        ..CheckerChoice::default()
+    };
+    registry::build(&choice)
+        .unwrap()
         .check(history, &CheckOptions::default())
         .valid
 }

@@ -1,11 +1,23 @@
 //! The fault vocabulary, shared by both worlds: the named nemesis faults a test may ask
 //! for, and the network partitions ("grudges") they cut, computed as pure functions of
-//! the node list and a seeded rng.
+//! the node list and a seeded rng. Below it: [`action`] (what a nemesis does, and how it
+//! is recorded), [`plan`] (which actions a fault performs), [`nemesis`] (the one nemesis,
+//! over a world's [`nemesis::FaultEffector`]) and [`schedule`] (a run's actions, replayable).
 //!
 //! A fault is a named knob (as TigerBeetle's VOPR names its faults); each world decides
 //! how to inflict it (madsim's network in the simulation, iptables and docker on a real
 //! cluster). A grudge maps each node to the set of nodes it drops traffic *from*, as
 //! Jepsen's `jepsen.nemesis` grudges do; a node absent from the map drops nothing.
+
+pub mod action;
+pub mod nemesis;
+pub mod plan;
+pub mod schedule;
+
+pub use action::{Action, InForce, Netem};
+pub use nemesis::{FaultEffector, FaultNemesis};
+pub use plan::FaultOptions;
+pub use schedule::{Schedule, SCHEDULE_JSON};
 
 use rand::seq::SliceRandom;
 use rand::Rng;

@@ -1,0 +1,480 @@
+//! The `real` command's options, as Jepsen's and restatedev/jepsen's flags, and how they
+//! become a test ([`TestRun`]) and a world ([`RealWorld`]): nodes, SSH, the server's
+//! source, the workload, the fault or a schedule to replay. Bad input is a one-line error
+//! naming the flag and the fix.
+
+use crate::db::config::ClusterConfig;
+use crate::db::{DbSpec, ServerSource};
+use crate::nemesis::logical_name;
+use crate::remote::{HostKeyCheck, LocalRemote, Remote, SshAuth, SshConfig, SshRemote};
+use crate::test_run::{MetadataClient, RealWorld};
+use clap::Args;
+use jepsen_core::fault::{Fault, FaultOptions, Schedule};
+use jepsen_core::history::Value;
+use jepsen_core::test_record::TestRecord;
+use jepsen_core::test_run::TestRun;
+use jepsen_core::workload::{parse_concurrency, Workload, WorkloadOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn bad(message: impl Into<String>) -> String {
+    message.into()
+}
+
+/// The version in the npm package.json beside a binary at `<package>/bin/restate-server`.
+fn npm_version(binary: &Path) -> Option<String> {
+    let package = binary.parent()?.parent()?.join("package.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(package).ok()?).ok()?;
+    json.get("version")?.as_str().map(str::to_string)
+}
+
+/// Where scripts/test.sh puts the npm packages' binaries, from the repository root.
+const NPM_SERVER: &str =
+    ".tools/npm/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server";
+const NPM_RESTATECTL: &str =
+    ".tools/npm/node_modules/@restatedev/restatectl-linux-x64/bin/restatectl";
+
+#[derive(Args, Debug, Clone)]
+pub struct RealArgs {
+    /// Comma-separated node addresses.
+    #[arg(long)]
+    pub nodes: Option<String>,
+    /// A file with one node address per line (`cluster up` and aws/ write one).
+    #[arg(long)]
+    pub nodes_file: Option<PathBuf>,
+    /// A node address (repeatable).
+    #[arg(long = "node")]
+    pub node: Vec<String>,
+    #[arg(long, default_value = "root")]
+    pub username: String,
+    #[arg(long)]
+    pub password: Option<String>,
+    #[arg(long)]
+    pub ssh_private_key: Option<PathBuf>,
+    /// Check the nodes' host keys against ~/.ssh/known_hosts.
+    #[arg(long)]
+    pub strict_host_key_checking: bool,
+    /// Run every node's commands on this machine (one node only).
+    #[arg(long)]
+    pub no_ssh: bool,
+    /// Client threads: N, or Nn for N per node.
+    #[arg(long, default_value = "5")]
+    pub concurrency: String,
+    /// Seconds the workload (and the nemesis) runs [default: 60, or a --schedule's own].
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Seconds the workload runs after the final heal.
+    #[arg(long, default_value_t = 10)]
+    pub heal_time: u64,
+    /// Seconds between a fault's start and stop, and a stop and the next start.
+    #[arg(long, default_value_t = 5)]
+    pub fault_interval: u64,
+    /// Client ops per second over all threads.
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// How many times to run the test.
+    #[arg(long, default_value_t = 1)]
+    pub test_count: u32,
+    #[arg(long)]
+    pub leave_db_running: bool,
+    /// set-vo, set-mds, register-vo or register-mds.
+    #[arg(long)]
+    pub workload: String,
+    /// none, partition-random-node, partition-random-halves, partition-majorities-ring,
+    /// partition-bridge, partition-one-way, kill-random-node, pause-random-node,
+    /// nuke-partition-state, packet-loss or latency-spike.
+    #[arg(long, default_value = "none")]
+    pub nemesis: String,
+    /// Replay this fault schedule (a run's schedule.json, from the simulation or a real
+    /// run) instead of drawing faults: node i of the schedule is node i of the nodes list.
+    #[arg(long)]
+    pub schedule: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    pub num_partitions: u32,
+    /// Register workloads: ops on each key.
+    #[arg(long, default_value_t = 100)]
+    pub ops_per_key: u64,
+    /// Run Restate from this container image (needs docker or podman-docker on the nodes).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// A tarball of the image, uploaded and loaded on every node once.
+    #[arg(long)]
+    pub image_tarball: Option<PathBuf>,
+    /// The docker command on the nodes (`docker`, podman-docker's too, or `podman`).
+    #[arg(long, default_value = "docker")]
+    pub docker_command: String,
+    /// Run this restate-server binary as a daemon (no Docker needed). The default: the npm
+    /// package's binary in .tools/npm, when there.
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// The restatectl binary put on the nodes (readiness, metadata workloads).
+    #[arg(long)]
+    pub restatectl: Option<PathBuf>,
+    /// The services bundle run on every node.
+    #[arg(long, default_value = "services/dist/services.js")]
+    pub services: PathBuf,
+    /// durable, or broken (keeps the Set in process memory: a kill loses adds).
+    #[arg(long, default_value = "durable")]
+    pub services_variant: String,
+    /// Nodes that run only the services (restatedev/jepsen's flag; 0 here).
+    #[arg(long, default_value_t = 0)]
+    pub dedicated_service_nodes: u32,
+    /// How the metadata workloads reach the metadata store: restatectl (any server) or
+    /// http (the /metadata API of servers built with the metadata-api feature).
+    #[arg(long, default_value = "restatectl")]
+    pub metadata_client: String,
+    /// The folder on the nodes where each node gets its own n<i>/ folder.
+    #[arg(long, default_value = "/opt/restate-jepsen")]
+    pub node_dir: String,
+    /// Seeds the generator's and the nemesis's choices.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Seconds the cluster may take to become ready.
+    #[arg(long, default_value_t = 120)]
+    pub ready_timeout: u64,
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+pub fn nodes_of(args: &RealArgs) -> Result<Vec<String>, String> {
+    let mut nodes: Vec<String> = Vec::new();
+    if let Some(list) = &args.nodes {
+        nodes.extend(
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
+    }
+    nodes.extend(args.node.iter().cloned());
+    if let Some(file) = &args.nodes_file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            bad(format!(
+                "--nodes-file {}: {e}; give a file with one node address per line (`cluster up` writes one)",
+                file.display()
+            ))
+        })?;
+        nodes.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    if nodes.is_empty() {
+        return Err(bad(
+            "no nodes: give --nodes-file FILE, --nodes a,b,c or --node ADDRESS",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for node in &nodes {
+        if !seen.insert(node) {
+            return Err(bad(format!("node {node} is given twice")));
+        }
+    }
+    Ok(nodes)
+}
+
+/// An existing local file for `flag`: the given one, or the default if it exists.
+fn local_file(
+    flag: &str,
+    given: Option<&Path>,
+    default: &str,
+    fix: &str,
+) -> Result<PathBuf, String> {
+    let path = given
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(default));
+    if path.is_file() {
+        Ok(path.canonicalize().unwrap_or(path))
+    } else {
+        Err(bad(format!(
+            "{flag} {}: no such file; {fix}",
+            path.display()
+        )))
+    }
+}
+
+/// With `--no-ssh` restate-server runs on this machine; it calls out to an outside host at
+/// every start, so it may only run where there is no default route.
+pub fn refuse_default_route() -> Result<(), String> {
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let has_default = routes
+        .lines()
+        .skip(1)
+        .any(|l| l.split_whitespace().nth(1) == Some("00000000"));
+    if has_default {
+        return Err(bad(
+            "--no-ssh would run restate-server on this machine, which has a default route, and restate-server calls out to an outside host at every start: run inside a network namespace without one (ip netns exec NS restate-jepsen real --no-ssh ...)",
+        ));
+    }
+    Ok(())
+}
+
+pub fn remote_of(args: &RealArgs) -> Result<Arc<dyn Remote>, String> {
+    if args.no_ssh {
+        return Ok(Arc::new(LocalRemote::new()));
+    }
+    let auth = match (&args.ssh_private_key, &args.password) {
+        (Some(key), _) => {
+            if !key.is_file() {
+                return Err(bad(format!(
+                    "--ssh-private-key {}: no such file; give the private key that logs into the nodes",
+                    key.display()
+                )));
+            }
+            SshAuth::Key(key.clone())
+        }
+        (None, Some(password)) => SshAuth::Password(password.clone()),
+        (None, None) => {
+            let default = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".ssh/id_ed25519");
+            if !default.is_file() {
+                return Err(bad(
+                    "no SSH credentials: give --ssh-private-key FILE or --password, or --no-ssh",
+                ));
+            }
+            SshAuth::Key(default)
+        }
+    };
+    let mut config = SshConfig::new(&args.username, auth);
+    if args.strict_host_key_checking {
+        let known = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".ssh/known_hosts");
+        config.host_key_check = HostKeyCheck::KnownHosts(known);
+    }
+    let remote = SshRemote::new(config).map_err(|e| e.to_string())?;
+    Ok(Arc::new(remote))
+}
+
+pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWorld), String> {
+    let workload: Workload = args
+        .workload
+        .parse()
+        .map_err(|e| bad(format!("--workload: {e}")))?;
+    let nemesis: Fault = args
+        .nemesis
+        .parse()
+        .map_err(|e| bad(format!("--nemesis: {e}")))?;
+    if !(args.rate > 0.0 && args.rate.is_finite()) {
+        return Err(bad(format!(
+            "--rate {}: give a positive number of ops per second",
+            args.rate
+        )));
+    }
+    if args.num_partitions == 0 {
+        return Err(bad("--num-partitions 0: give at least 1"));
+    }
+    if args.test_count == 0 {
+        return Err(bad("--test-count 0: give at least 1"));
+    }
+    if args.dedicated_service_nodes != 0 {
+        return Err(bad(format!(
+            "--dedicated-service-nodes {}: not supported yet; the services run on every node (give 0)",
+            args.dedicated_service_nodes
+        )));
+    }
+    if !matches!(args.services_variant.as_str(), "durable" | "broken") {
+        return Err(bad(format!(
+            "--services-variant {}: give durable or broken",
+            args.services_variant
+        )));
+    }
+    let metadata_client = match args.metadata_client.as_str() {
+        "restatectl" => MetadataClient::Restatectl,
+        "http" => MetadataClient::Http,
+        other => {
+            return Err(bad(format!(
+                "--metadata-client {other}: give restatectl or http"
+            )))
+        }
+    };
+    if args.no_ssh && nodes.len() > 1 {
+        return Err(bad(format!(
+            "--no-ssh runs every node on this machine, and one machine holds one restate-server's ports: give one node, not {}",
+            nodes.len()
+        )));
+    }
+    let server = match (&args.image, &args.binary) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "--image and --binary both given: choose one way to run restate-server",
+            ))
+        }
+        (Some(image), None) => {
+            if let Some(tarball) = &args.image_tarball {
+                if !tarball.is_file() {
+                    return Err(bad(format!(
+                        "--image-tarball {}: no such file; give a `docker save` tarball of --image (scripts/build-restate-image.sh makes one)",
+                        tarball.display()
+                    )));
+                }
+            }
+            if args.no_ssh {
+                return Err(bad(
+                    "--image with --no-ssh would run restate-server with the host's network: use --binary",
+                ));
+            }
+            ServerSource::Image {
+                image: image.clone(),
+                tarball: args.image_tarball.clone(),
+                docker: args.docker_command.clone(),
+            }
+        }
+        (None, binary) => {
+            if args.image_tarball.is_some() {
+                return Err(bad(
+                    "--image-tarball needs --image (the image's name in the tarball)",
+                ));
+            }
+            ServerSource::Binary(local_file(
+                "--binary",
+                binary.as_deref(),
+                NPM_SERVER,
+                "give --binary with a restate-server executable (scripts/test.sh puts one in .tools/npm)",
+            )?)
+        }
+    };
+    let restatectl_binary = local_file(
+        "--restatectl",
+        args.restatectl.as_deref(),
+        NPM_RESTATECTL,
+        "give --restatectl with a restatectl executable (scripts/test.sh puts one in .tools/npm)",
+    )?;
+    let services_bundle = local_file(
+        "--services",
+        Some(&args.services),
+        "",
+        "build it with `just make-services` (services/dist/services.js)",
+    )?;
+    let concurrency = parse_concurrency(&args.concurrency, nodes.len())?;
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let cluster = ClusterConfig::new(
+        &format!("jepsen-{stamp}"),
+        nodes.clone(),
+        args.num_partitions,
+    );
+    let restate_version = match &server {
+        ServerSource::Binary(b) => npm_version(b),
+        ServerSource::Image { .. } => None,
+    };
+    let options = vec![
+        (
+            Value::keyword("num-partitions"),
+            Value::Int(args.num_partitions as i64),
+        ),
+        (
+            Value::keyword("ops-per-key"),
+            Value::Int(args.ops_per_key as i64),
+        ),
+        (
+            Value::keyword("services-variant"),
+            Value::from(args.services_variant.as_str()),
+        ),
+        (
+            Value::keyword("server"),
+            Value::Str(match &server {
+                ServerSource::Binary(b) => b.display().to_string(),
+                ServerSource::Image { image, .. } => image.clone(),
+            }),
+        ),
+    ];
+    let schedule = match &args.schedule {
+        None => None,
+        Some(file) => {
+            let schedule = Schedule::load(file).map_err(|e| {
+                format!("--schedule {e}; give a schedule.json from a stored run (sim or real)")
+            })?;
+            let names: Vec<String> = (0..nodes.len()).map(logical_name).collect();
+            if let Some(missing) = schedule.nodes.iter().find(|n| !names.contains(n)) {
+                return Err(format!(
+                    "--schedule {}: it names node {missing}, and {} nodes are given (node i of the nodes file is n<i>): give at least {} nodes",
+                    file.display(),
+                    nodes.len(),
+                    schedule.nodes.len()
+                ));
+            }
+            Some(schedule)
+        }
+    };
+    let time_limit = args
+        .time_limit
+        .or_else(|| {
+            let s = schedule.as_ref()?.time_limit?;
+            Some(s.as_secs_f64().ceil())
+        })
+        .unwrap_or(60.0);
+    let time_limit = Duration::try_from_secs_f64(time_limit)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--time-limit {time_limit}: give a positive number of seconds"))?;
+    let names: Vec<String> = (0..nodes.len()).map(logical_name).collect();
+    let record = TestRecord {
+        name: format!("{workload}-{nemesis}"),
+        world: "real".to_string(),
+        seed: Some(args.seed),
+        workloads: vec![workload.name().to_string()],
+        nemesis: Some(nemesis.name().to_string()),
+        nodes: names,
+        addresses: nodes.clone(),
+        concurrency: Some(concurrency),
+        rate: Some(args.rate),
+        time_limit: Some(time_limit.as_secs_f64()),
+        heal_time: Some(args.heal_time as f64),
+        fault_interval: Some(args.fault_interval.max(1) as f64),
+        client_timeout: Some(5.0),
+        checkers: workload.checkers(),
+        schedule: args.schedule.as_ref().map(|f| f.display().to_string()),
+        restate_version,
+        extra: options
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_name()?.to_string(), v)))
+            .collect(),
+        ..TestRecord::default()
+    };
+    let test = TestRun {
+        record,
+        workload,
+        nemesis,
+        options: WorkloadOptions {
+            concurrency,
+            rate: args.rate,
+            time_limit,
+            fault_interval: Duration::from_secs(args.fault_interval.max(1)),
+            heal_time: Duration::from_secs(args.heal_time),
+            ops_per_key: args.ops_per_key,
+            threads_per_key: nodes.len().min(concurrency),
+            ..WorkloadOptions::default()
+        },
+        fault_options: FaultOptions::default(),
+        schedule,
+        check_time_limit: Some(Duration::from_secs(300)),
+    };
+    let world = RealWorld {
+        remote: remote_of(args)?,
+        db: DbSpec {
+            nodes,
+            cluster,
+            node_dir: args.node_dir.clone(),
+            server,
+            restatectl_binary,
+            services_bundle,
+            services_variant: args.services_variant.clone(),
+            node_program: "node".to_string(),
+            ready_timeout: Duration::from_secs(args.ready_timeout),
+        },
+        metadata_client,
+        leave_db_running: args.leave_db_running,
+        seed: args.seed,
+    };
+    Ok((test, world))
+}
