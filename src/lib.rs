@@ -19,6 +19,7 @@ pub mod panic;
 pub mod report;
 pub mod runtime;
 pub mod store;
+pub mod test_args;
 pub mod test_record;
 pub mod test_run;
 pub mod workload;

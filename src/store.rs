@@ -23,6 +23,7 @@ use crate::checker::{CheckResult, Validity};
 use crate::history::{
     read_history_file, read_history_str, write_edn, History, HistoryWriter, ReadError, Value,
 };
+use crate::test_record::TestRecord;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,12 @@ impl Store {
     /// The test options a run was made with (its `test.json`).
     pub fn load_test(path: &Path) -> io::Result<Value> {
         load_json(&Store::open_run(path)?.path.join(TEST_JSON))
+    }
+
+    /// The test record a run was made with (its `test.json`, typed).
+    pub fn load_record(path: &Path) -> io::Result<TestRecord> {
+        let test = Store::load_test(path)?;
+        TestRecord::from_value(&test).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// The checker result a run stored (its `results.json`), as a results map.

@@ -3,7 +3,7 @@
 
 use crate::exit::{self, Failure};
 use clap::Args;
-use jepsen_core::checker::registry::{self, CheckerChoice};
+use jepsen_core::checker::registry;
 use jepsen_core::checker::CheckOptions;
 use jepsen_core::store::Store;
 use std::path::PathBuf;
@@ -22,30 +22,20 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Failure> {
             "{dir}: {e} (give a run folder such as store/latest)"
         ))
     })?;
-    let test = Store::load_test(&args.run).map_err(|e| {
-        Failure::bad_input(format!(
+    let record = Store::load_record(&args.run).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Failure::bad_input(format!("{dir}/{e}")),
+        _ => Failure::bad_input(format!(
             "{dir}/test.json: {e} (was the run stored by this tool?)"
-        ))
+        )),
     })?;
-    let choice =
-        CheckerChoice::from_test(&test).map_err(|e| Failure::bad_input(format!("{dir}/{e}")))?;
-    let checker = registry::build(&choice)
+    let checker = registry::build(&record.checkers)
         .map_err(|e| Failure::bad_input(format!("{dir}/test.json: {e}")))?;
     let history = Store::load_history(&args.run).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let nodes = test
-        .get("nodes")
-        .and_then(|n| n.as_slice())
-        .map(|n| {
-            n.iter()
-                .filter_map(|v| v.as_name().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
     let result = checker.check(
         &history,
         &CheckOptions {
             time_limit: None,
-            nodes,
+            nodes: record.nodes,
         },
     );
     run.write_results(&result)

@@ -57,7 +57,7 @@ pub fn run(args: RealArgs) -> Result<i32, Failure> {
                 }
             })
         };
-        let outcome = run_test(&test, &mut world, Keep::Always, &args.store, on_op);
+        let outcome = run_test(&test, &mut world, Keep::Always, &args.test.store, on_op);
         if let Some(bar) = progress.lock().unwrap().take() {
             bar.finish();
         }

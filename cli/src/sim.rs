@@ -99,7 +99,7 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
             each(seed, Ok(outcome));
         }
     } else {
-        let store = args.store.clone();
+        let store = args.test.store.clone();
         let seed_run = {
             let test = test.clone();
             move |seed: u64| {

@@ -9,11 +9,11 @@ use crate::nemesis::logical_name;
 use crate::remote::{HostKeyCheck, LocalRemote, Remote, SshAuth, SshConfig, SshRemote};
 use crate::test_run::{MetadataClient, RealWorld};
 use clap::Args;
-use jepsen_core::fault::{Fault, FaultOptions, Schedule};
+use jepsen_core::fault::{Fault, FaultOptions};
 use jepsen_core::history::Value;
+use jepsen_core::test_args::{TestArgs, TestChoice, TestDefaults};
 use jepsen_core::test_record::TestRecord;
 use jepsen_core::test_run::TestRun;
-use jepsen_core::workload::{parse_concurrency, Workload, WorkloadOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,43 +59,16 @@ pub struct RealArgs {
     /// Run every node's commands on this machine (one node only).
     #[arg(long)]
     pub no_ssh: bool,
-    /// Client threads: N, or Nn for N per node.
-    #[arg(long, default_value = "5")]
-    pub concurrency: String,
-    /// Seconds the workload (and the nemesis) runs [default: 60, or a --schedule's own].
-    #[arg(long)]
-    pub time_limit: Option<f64>,
-    /// Seconds the workload runs after the final heal.
-    #[arg(long, default_value_t = 10)]
-    pub heal_time: u64,
-    /// Seconds between a fault's start and stop, and a stop and the next start.
-    #[arg(long, default_value_t = 5)]
-    pub fault_interval: u64,
-    /// Client ops per second over all threads.
-    #[arg(long, default_value_t = 10.0)]
-    pub rate: f64,
+    /// The workload (required), the fault (default none) or a schedule, rates and times.
+    #[command(flatten)]
+    pub test: TestArgs,
     /// How many times to run the test.
     #[arg(long, default_value_t = 1)]
     pub test_count: u32,
     #[arg(long)]
     pub leave_db_running: bool,
-    /// set-vo, set-mds, register-vo or register-mds.
-    #[arg(long)]
-    pub workload: String,
-    /// none, partition-random-node, partition-random-halves, partition-majorities-ring,
-    /// partition-bridge, partition-one-way, kill-random-node, pause-random-node,
-    /// nuke-partition-state, packet-loss or latency-spike.
-    #[arg(long, default_value = "none")]
-    pub nemesis: String,
-    /// Replay this fault schedule (a run's schedule.json, from the simulation or a real
-    /// run) instead of drawing faults: node i of the schedule is node i of the nodes list.
-    #[arg(long)]
-    pub schedule: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     pub num_partitions: u32,
-    /// Register workloads: ops on each key.
-    #[arg(long, default_value_t = 100)]
-    pub ops_per_key: u64,
     /// Run Restate from this container image (needs docker or podman-docker on the nodes).
     #[arg(long)]
     pub image: Option<String>,
@@ -134,8 +107,6 @@ pub struct RealArgs {
     /// Seconds the cluster may take to become ready.
     #[arg(long, default_value_t = 120)]
     pub ready_timeout: u64,
-    #[arg(long, default_value = "store")]
-    pub store: PathBuf,
 }
 
 pub fn nodes_of(args: &RealArgs) -> Result<Vec<String>, String> {
@@ -254,20 +225,22 @@ pub fn remote_of(args: &RealArgs) -> Result<Arc<dyn Remote>, String> {
 }
 
 pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWorld), String> {
-    let workload: Workload = args
-        .workload
-        .parse()
-        .map_err(|e| bad(format!("--workload: {e}")))?;
-    let nemesis: Fault = args
-        .nemesis
-        .parse()
-        .map_err(|e| bad(format!("--nemesis: {e}")))?;
-    if !(args.rate > 0.0 && args.rate.is_finite()) {
-        return Err(bad(format!(
-            "--rate {}: give a positive number of ops per second",
-            args.rate
-        )));
-    }
+    let defaults = TestDefaults {
+        workload: None,
+        nemesis: Fault::None,
+        rate: 10.0,
+        time_limit: 60.0,
+        heal_time: 10.0,
+        fault_interval: 5.0,
+        ops_per_key: 100,
+    };
+    let TestChoice {
+        workload,
+        nemesis,
+        options,
+        schedule,
+        schedule_file,
+    } = args.test.resolve(nodes.len(), &defaults)?;
     if args.num_partitions == 0 {
         return Err(bad("--num-partitions 0: give at least 1"));
     }
@@ -353,7 +326,6 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         "",
         "build it with `just make-services` (services/dist/services.js)",
     )?;
-    let concurrency = parse_concurrency(&args.concurrency, nodes.len())?;
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -367,14 +339,14 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         ServerSource::Binary(b) => npm_version(b),
         ServerSource::Image { .. } => None,
     };
-    let options = vec![
+    let details = vec![
         (
             Value::keyword("num-partitions"),
             Value::Int(args.num_partitions as i64),
         ),
         (
             Value::keyword("ops-per-key"),
-            Value::Int(args.ops_per_key as i64),
+            Value::Int(options.ops_per_key as i64),
         ),
         (
             Value::keyword("services-variant"),
@@ -388,35 +360,6 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
             }),
         ),
     ];
-    let schedule = match &args.schedule {
-        None => None,
-        Some(file) => {
-            let schedule = Schedule::load(file).map_err(|e| {
-                format!("--schedule {e}; give a schedule.json from a stored run (sim or real)")
-            })?;
-            let names: Vec<String> = (0..nodes.len()).map(logical_name).collect();
-            if let Some(missing) = schedule.nodes.iter().find(|n| !names.contains(n)) {
-                return Err(format!(
-                    "--schedule {}: it names node {missing}, and {} nodes are given (node i of the nodes file is n<i>): give at least {} nodes",
-                    file.display(),
-                    nodes.len(),
-                    schedule.nodes.len()
-                ));
-            }
-            Some(schedule)
-        }
-    };
-    let time_limit = args
-        .time_limit
-        .or_else(|| {
-            let s = schedule.as_ref()?.time_limit?;
-            Some(s.as_secs_f64().ceil())
-        })
-        .unwrap_or(60.0);
-    let time_limit = Duration::try_from_secs_f64(time_limit)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("--time-limit {time_limit}: give a positive number of seconds"))?;
     let names: Vec<String> = (0..nodes.len()).map(logical_name).collect();
     let record = TestRecord {
         name: format!("{workload}-{nemesis}"),
@@ -426,16 +369,16 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         nemesis: Some(nemesis.name().to_string()),
         nodes: names,
         addresses: nodes.clone(),
-        concurrency: Some(concurrency),
-        rate: Some(args.rate),
-        time_limit: Some(time_limit.as_secs_f64()),
-        heal_time: Some(args.heal_time as f64),
-        fault_interval: Some(args.fault_interval.max(1) as f64),
+        concurrency: Some(options.concurrency),
+        rate: Some(options.rate),
+        time_limit: Some(options.time_limit.as_secs_f64()),
+        heal_time: Some(options.heal_time.as_secs_f64()),
+        fault_interval: Some(options.fault_interval.as_secs_f64()),
         client_timeout: Some(5.0),
         checkers: workload.checkers(),
-        schedule: args.schedule.as_ref().map(|f| f.display().to_string()),
+        schedule: schedule_file,
         restate_version,
-        extra: options
+        extra: details
             .into_iter()
             .filter_map(|(k, v)| Some((k.as_name()?.to_string(), v)))
             .collect(),
@@ -445,16 +388,7 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         record,
         workload,
         nemesis,
-        options: WorkloadOptions {
-            concurrency,
-            rate: args.rate,
-            time_limit,
-            fault_interval: Duration::from_secs(args.fault_interval.max(1)),
-            heal_time: Duration::from_secs(args.heal_time),
-            ops_per_key: args.ops_per_key,
-            threads_per_key: nodes.len().min(concurrency),
-            ..WorkloadOptions::default()
-        },
+        options,
         fault_options: FaultOptions::default(),
         schedule,
         check_time_limit: Some(Duration::from_secs(300)),

@@ -5,6 +5,7 @@
 use super::html::{esc, truncate, value_text};
 use crate::checker::Validity;
 use crate::history::{History, OpType, Value};
+use crate::test_record::TestRecord;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -111,20 +112,21 @@ pub fn section(history: &History, results: Option<&Value>, test: Option<&Value>)
         (last - first) as f64 / 1e9
     );
 
-    if let Some(test) = test {
-        if let Some(seed) = test.get("seed") {
-            let _ = write!(
-                s,
-                "<p>Seed <code id=\"seed\">{}</code></p>",
-                esc(&value_text(seed))
-            );
+    if let Some(record) = test.and_then(|t| TestRecord::from_value(t).ok()) {
+        if let Some(seed) = record.seed {
+            let _ = write!(s, "<p>Seed <code id=\"seed\">{seed}</code></p>");
         }
-        if let Some(replay) = test.get("replay") {
-            let _ = write!(
-                s,
-                "<p>Replay:</p><pre id=\"replay\">{}</pre>",
-                esc(&value_text(replay))
-            );
+        for (id, label, command) in [
+            ("replay", "Replay", &record.replay),
+            (
+                "replay-real",
+                "Replay its faults on a real cluster",
+                &record.replay_real,
+            ),
+        ] {
+            if let Some(command) = command {
+                let _ = write!(s, "<p>{label}:</p><pre id=\"{id}\">{}</pre>", esc(command));
+            }
         }
     }
     s.push_str("</div><div>");
