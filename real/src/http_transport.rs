@@ -3,8 +3,7 @@
 //! connect, 5 s for the whole request). A refused connection is [`TransportError::Refused`]
 //! (the request did not happen), a timeout [`TransportError::Timeout`].
 
-use jepsen_core::runtime::LocalBoxFuture;
-use jepsen_core::workload::transport::{Request, Response, Transport, TransportError};
+use jepsen_core::workload::transport::{Reply, Request, Response, Transport, TransportError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -51,11 +50,7 @@ fn classify(e: reqwest::Error) -> TransportError {
 }
 
 impl Transport for HttpTransport {
-    fn send(
-        &self,
-        node: &str,
-        request: Request,
-    ) -> LocalBoxFuture<'static, Result<Response, TransportError>> {
+    fn send(&self, node: &str, request: Request) -> Reply {
         let host = self
             .hosts
             .get(node)

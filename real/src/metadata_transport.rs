@@ -17,8 +17,9 @@
 
 use crate::http_transport::HttpTransport;
 use crate::remote::{shell_quote, Remote};
-use jepsen_core::runtime::LocalBoxFuture;
-use jepsen_core::workload::transport::{Request, Response, Transport, TransportError, ADMIN_PORT};
+use jepsen_core::workload::transport::{
+    Reply, Request, Response, Transport, TransportError, ADMIN_PORT,
+};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -217,11 +218,7 @@ impl RestatectlMetadataTransport {
 }
 
 impl Transport for RestatectlMetadataTransport {
-    fn send(
-        &self,
-        node: &str,
-        request: Request,
-    ) -> LocalBoxFuture<'static, Result<Response, TransportError>> {
+    fn send(&self, node: &str, request: Request) -> Reply {
         match parse(&request) {
             None => self.http.send(node, request),
             Some(Err(response)) => Box::pin(async move { Ok(response) }),

@@ -16,7 +16,7 @@ use crate::remote::Remote;
 use crate::tokio_runtime::TokioRuntime;
 use jepsen_core::fault::FaultEffector;
 use jepsen_core::test_run::{Executed, RunError, RunLog, Sink, WorkloadRun, World};
-use jepsen_core::workload::transport::Transport;
+use jepsen_core::workload::transport::{Reply, Transport};
 use jepsen_core::workload::Workload;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -260,17 +260,7 @@ impl PerNodeRestatectl {
 }
 
 impl Transport for PerNodeRestatectl {
-    fn send(
-        &self,
-        node: &str,
-        request: jepsen_core::workload::transport::Request,
-    ) -> jepsen_core::runtime::LocalBoxFuture<
-        'static,
-        Result<
-            jepsen_core::workload::transport::Response,
-            jepsen_core::workload::transport::TransportError,
-        >,
-    > {
+    fn send(&self, node: &str, request: jepsen_core::workload::transport::Request) -> Reply {
         match self.by_node.get(node) {
             Some((address, t)) => t.send(address, request),
             None => {

@@ -65,8 +65,8 @@ mod tests {
     use super::*;
     use jepsen_core::generator::{clients, limit, op, repeat, TestInfo};
     use jepsen_core::history::{Op, Process};
-    use jepsen_core::interpreter::{run, InterpreterOptions};
-    use jepsen_core::runtime::{DeterministicRuntime, NoopClient, NoopNemesis};
+    use jepsen_core::interpreter::run_noop;
+    use jepsen_core::runtime::DeterministicRuntime;
     use rand::Rng;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -82,17 +82,8 @@ mod tests {
                 concurrency: 4,
             };
             let mut sink = |_: &Op| count += 1;
-            run(
-                rt2,
-                &test,
-                &InterpreterOptions::default(),
-                Box::new(NoopClient),
-                Box::new(NoopNemesis),
-                clients(limit(1_000, repeat(op("write")))),
-                &mut sink,
-            )
-            .await
-            .unwrap()
+            let gen = clients(limit(1_000, repeat(op("write"))));
+            run_noop(rt2, &test, gen, &mut sink).await.unwrap()
         });
         assert_eq!(history.len(), 2_000);
         assert_eq!(count, 2_000);

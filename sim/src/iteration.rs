@@ -11,7 +11,6 @@ use crate::runtime::{simulate, MadsimRuntime};
 use jepsen_core::history::History;
 use jepsen_core::panic::panic_message;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::future::Future;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,12 +98,14 @@ pub fn run_seeds<T, F>(
 }
 
 /// Why a seed did not replay.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum DeterminismError {
     /// One of the two runs panicked (with this message).
+    #[error("run {run} of the determinism check panicked: {message}")]
     Panicked { run: usize, message: String },
     /// The histories differ first at this line (0-based); a side is `None` where its
     /// history had already ended.
+    #[error("seed {seed} is not deterministic: the histories differ at op {line}:\n  first:  {}\n  second: {}", or_end(.first), or_end(.second))]
     Diverged {
         seed: u64,
         line: usize,
@@ -113,31 +114,10 @@ pub enum DeterminismError {
     },
 }
 
-impl fmt::Display for DeterminismError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeterminismError::Panicked { run, message } => {
-                write!(f, "run {run} of the determinism check panicked: {message}")
-            }
-            DeterminismError::Diverged {
-                seed,
-                line,
-                first,
-                second,
-            } => {
-                let show = |s: &Option<String>| s.clone().unwrap_or_else(|| "<end>".to_string());
-                write!(
-                    f,
-                    "seed {seed} is not deterministic: the histories differ at op {line}:\n  first:  {}\n  second: {}",
-                    show(first),
-                    show(second)
-                )
-            }
-        }
-    }
+/// A history line, or `<end>` past the history's end.
+fn or_end(line: &Option<String>) -> String {
+    line.clone().unwrap_or_else(|| "<end>".to_string())
 }
-
-impl std::error::Error for DeterminismError {}
 
 /// Runs the iteration `make` with `seed` twice, each on a fresh thread, and compares the
 /// two histories as JSON lines (byte for byte). Returns the first run's history when

@@ -3,8 +3,7 @@
 
 use jepsen_core::generator::{clients, limit, op, repeat, stagger, TestInfo};
 use jepsen_core::history::{History, OpType};
-use jepsen_core::interpreter::{run, InterpreterOptions};
-use jepsen_core::runtime::{NoopClient, NoopNemesis};
+use jepsen_core::interpreter::run_noop;
 use jepsen_sim::iteration::json_lines;
 use jepsen_sim::{
     check_determinism, run_iteration, run_iterations, DeterminismError, MadsimRuntime,
@@ -22,17 +21,9 @@ async fn staggered_writes(rt: MadsimRuntime) -> History {
         Duration::from_millis(10),
         limit(1000, repeat(op("write"))),
     ));
-    run(
-        rt,
-        &test,
-        &InterpreterOptions::default(),
-        Box::new(NoopClient),
-        Box::new(NoopNemesis),
-        gen,
-        &mut |_| {},
-    )
-    .await
-    .expect("the run succeeds")
+    run_noop(rt, &test, gen, &mut |_| {})
+        .await
+        .expect("the run succeeds")
 }
 
 #[test]

@@ -131,6 +131,30 @@ pub async fn run<R: Runtime>(
     History::from_ops(ops).map_err(InterpretError::History)
 }
 
+/// Runs `gen` on `rt` with a client that completes every op `:ok` at once and no faults:
+/// how a runtime's tests check that it runs the interpreter.
+pub async fn run_noop<R: Runtime>(
+    rt: R,
+    test: &TestInfo,
+    gen: Gen,
+    sink: &mut dyn FnMut(&Op),
+) -> Result<History, InterpretError> {
+    let (client, nemesis) = (
+        Box::new(crate::runtime::NoopClient),
+        crate::runtime::NoopNemesis,
+    );
+    run(
+        rt,
+        test,
+        &InterpreterOptions::default(),
+        client,
+        Box::new(nemesis),
+        gen,
+        sink,
+    )
+    .await
+}
+
 async fn set_up<R: Runtime>(
     rt: &R,
     test: &TestInfo,

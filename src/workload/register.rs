@@ -211,7 +211,7 @@ impl Client for RegisterClient {
 }
 
 /// One register's ops: reads, writes of 0–4, cas `[0–4 0–4]` (restatedev/jepsen's mix).
-fn register_ops() -> Gen {
+pub fn register_ops() -> Gen {
     mix(vec![
         repeat(op("read")),
         fn_op(|_, ctx| Some(template("write").value(ctx.rand_int(5) as i64))),

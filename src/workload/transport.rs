@@ -108,12 +108,11 @@ pub enum TransportError {
 }
 
 /// Sends requests to a node of the cluster.
+/// What [`Transport::send`] returns: the response, or why there is none.
+pub type Reply = LocalBoxFuture<'static, Result<Response, TransportError>>;
+
 pub trait Transport {
     /// Sends `request` to `node` and waits for its response (the transport applies the
     /// request timeout and reports it as [`TransportError::Timeout`]).
-    fn send(
-        &self,
-        node: &str,
-        request: Request,
-    ) -> LocalBoxFuture<'static, Result<Response, TransportError>>;
+    fn send(&self, node: &str, request: Request) -> Reply;
 }

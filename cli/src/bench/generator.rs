@@ -4,20 +4,12 @@
 use super::{best_of, Timing};
 use jepsen_core::generator::simulate::simulate;
 use jepsen_core::generator::*;
-use jepsen_core::history::{OpType, Value};
+use jepsen_core::history::OpType;
 use std::time::Duration;
 
+/// restatedev/jepsen's register mix, as the register workloads generate it.
 fn rwc() -> Gen {
-    mix(vec![
-        repeat(op("read")),
-        fn_op(|_, ctx| Some(template("write").value(ctx.rand_int(5) as i64))),
-        fn_op(|_, ctx| {
-            Some(template("cas").value(Value::Vec(vec![
-                Value::Int(ctx.rand_int(5) as i64),
-                Value::Int(ctx.rand_int(5) as i64),
-            ])))
-        }),
-    ])
+    jepsen_core::workload::register::register_ops()
 }
 
 fn measure(name: &str, concurrency: usize, runs: usize, gen: impl Fn() -> Gen) {

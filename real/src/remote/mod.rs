@@ -14,7 +14,6 @@ pub use local::LocalRemote;
 pub use shell::shell_quote;
 pub use ssh::{HostKeyCheck, SshAuth, SshConfig, SshRemote};
 
-use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -38,11 +37,13 @@ impl Output {
 }
 
 /// Why a remote action failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteError {
     /// The node could not be reached or logged into (after the retries).
+    #[error("cannot connect to node {node}: {message}")]
     Connect { node: String, message: String },
     /// The command ran and ended with a non-zero status (or none).
+    #[error("on node {node}, `{command}` failed with {}: {}", status_text(*.status), .stderr.trim_end())]
     Command {
         node: String,
         command: String,
@@ -51,37 +52,15 @@ pub enum RemoteError {
         stderr: String,
     },
     /// The session or a local file failed while the command ran.
+    #[error("on node {node}: {message}")]
     Io { node: String, message: String },
 }
 
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RemoteError::Connect { node, message } => {
-                write!(f, "cannot connect to node {node}: {message}")
-            }
-            RemoteError::Command {
-                node,
-                command,
-                status,
-                stderr,
-                ..
-            } => {
-                let status = status.map_or("no exit status (killed?)".to_string(), |s| {
-                    format!("exit status {s}")
-                });
-                write!(
-                    f,
-                    "on node {node}, `{command}` failed with {status}: {}",
-                    stderr.trim_end()
-                )
-            }
-            RemoteError::Io { node, message } => write!(f, "on node {node}: {message}"),
-        }
-    }
+fn status_text(status: Option<u32>) -> String {
+    status.map_or("no exit status (killed?)".to_string(), |s| {
+        format!("exit status {s}")
+    })
 }
-
-impl std::error::Error for RemoteError {}
 
 /// Runs commands on nodes and moves files to and from them.
 pub trait Remote: Send + Sync {

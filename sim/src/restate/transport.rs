@@ -12,8 +12,7 @@
 //! Must be used on a node of the simulation with an address (the control node): madsim's
 //! supervisor task has none.
 
-use jepsen_core::runtime::LocalBoxFuture;
-use jepsen_core::workload::transport::{Request, Response, Transport, TransportError};
+use jepsen_core::workload::transport::{Reply, Request, Response, Transport, TransportError};
 use madsim::net::Endpoint;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -38,11 +37,7 @@ impl SimTransport {
 }
 
 impl Transport for SimTransport {
-    fn send(
-        &self,
-        node: &str,
-        request: Request,
-    ) -> LocalBoxFuture<'static, Result<Response, TransportError>> {
+    fn send(&self, node: &str, request: Request) -> Reply {
         let address = self
             .addresses
             .get(node)
