@@ -11,9 +11,11 @@
 //!       history.edn     the whole history, written at the end
 //!       results.json    the checker result, as JSON
 //!       results.edn     the checker result, as EDN (Jepsen's results.edn)
-//!       test.json       the test's options: seed, workload, nemesis, checkers, ...
+//!       test.json       the test record (crate::test_record): seed, workload, nemesis, ...
+//!       schedule.json   the run's fault actions, replayable (crate::fault::schedule)
+//!       report.html     the report (crate::report)
 //!       jepsen.log      the run's log
-//!       <node>/         one folder per node for its logs
+//!       n<i>/           one folder per node for its logs
 //! ```
 //!
 //! The run's timestamp is the only wall-clock time here, and the caller passes it in.
