@@ -1,6 +1,8 @@
 //! The one binary. Parses the command line (clap), hands each subcommand to its module, and
 //! turns the outcome into Jepsen's exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad
-//! arguments or input, 255 crash. Errors are one line on stderr, never a backtrace.
+//! arguments or input, 255 crash. Errors are one line on stderr, never a backtrace. What a
+//! command computes lives in a library: a test's lifecycle, record, flags and faults in the
+//! core, each world's flags, `World` and fault effector in `sim` and `real`.
 
 mod analyze;
 mod bench;
@@ -24,7 +26,12 @@ static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
 #[command(
     name = "restate-jepsen",
     version,
-    about = "A Jepsen for Restate: find consistency bugs in a simulated or real Restate cluster"
+    about = "A Jepsen for Restate: find consistency bugs in a simulated or real Restate cluster",
+    long_about = "A Jepsen for Restate: find consistency bugs in a simulated or real Restate cluster.\n\n\
+        `sim` and `real` run one test lifecycle (the core's test_run: store, streamed history, \
+        checkers, results, schedule.json, report) in two worlds; the same faults, planned by \
+        the core, leave the same history values in both, and a run's schedule.json replays in \
+        either world with --schedule."
 )]
 struct Cli {
     /// How log lines on stderr look: text, or json (one JSON object per line, as Jepsen's

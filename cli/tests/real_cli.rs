@@ -263,7 +263,7 @@ fn every_workload_is_valid_under_real_faults_and_the_broken_services_are_caught(
         text(&out.stderr)
     );
     let run = latest(&store, "set-vo-kill-random-node");
-    let log = std::fs::read_to_string(run.join(&ips[0]).join("restate.log")).unwrap();
+    let log = std::fs::read_to_string(run.join("n1").join("restate.log")).unwrap();
     assert!(
         log.contains("config_source: /config.toml"),
         "not the container's log: {}",

@@ -1,6 +1,8 @@
 //! The simulated world: a deterministic simulation of a modeled Restate cluster, with
-//! modeled network and node faults, run by madsim. It plugs into the core's runtime seam.
-//! Depends on the core only; never on `real`.
+//! modeled network and node faults, run by madsim. It plugs into the core's seams: a
+//! runtime ([`runtime`]), a world for the core's test lifecycle ([`test_run::SimWorld`])
+//! and an effector for the core's fault actions ([`restate::SimEffector`]); [`options`]
+//! turns the `sim` flags into a [`SimTest`]. Depends on the core only; never on `real`.
 
 // madsim's simulation API exists only under `--cfg madsim`, which `.cargo/config.toml`
 // sets. A `RUSTFLAGS` environment variable replaces that setting instead of adding to
