@@ -180,6 +180,14 @@ impl RealEffector {
         Ok(())
     }
 
+    /// Removes what any run may have left on the nodes' network: every iptables rule and
+    /// every netem qdisc (a harness killed with -9 heals nothing).
+    pub async fn heal_leftovers(&self) -> Result<(), String> {
+        let network = self.heal_network().await.map_err(|e| e.to_string());
+        let shaping = self.heal_shaping().await.map_err(|e| e.to_string());
+        network.and(shaping)
+    }
+
     /// Undoes every fault it may have left: network first (so restarted nodes find their
     /// peers), then shaping, paused servers, killed ones. Goes on past failures; reports
     /// them all.

@@ -181,9 +181,10 @@ impl World for RealWorld {
             .map_err(|e| RunError::Crashed(format!("cannot install the signal handlers: {e}")))?;
 
         log.line("setting up the cluster");
-        // Whatever an earlier run left (a partition of a harness killed with -9) goes first.
+        // Whatever an earlier run left (a partition or a netem qdisc of a harness killed
+        // with -9) goes first.
         if !remote.is_local() {
-            if let Err(e) = setup_rt.run(effector.heal()) {
+            if let Err(e) = setup_rt.run(effector.heal_leftovers()) {
                 log.line(&format!("healing what an earlier run left: {e}"));
             }
         }
