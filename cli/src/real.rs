@@ -8,7 +8,7 @@
 use crate::exit::{self, Failure, CRASH};
 use crate::progress::RunProgress;
 use jepsen_core::checker::Validity;
-use jepsen_core::fault::action::actions_of;
+use jepsen_core::fault::action::actions_label;
 use jepsen_core::history::{Op, OpType, Process};
 use jepsen_core::test_run::{run_test, Keep, RunError};
 pub use jepsen_real::options::RealArgs;
@@ -43,14 +43,9 @@ pub fn run(args: RealArgs) -> Result<i32, Failure> {
                 let bar = bar.get_or_insert_with(|| RunProgress::new(total));
                 match (&op.process, op.kind) {
                     (_, OpType::Invoke) => {}
-                    (Process::Nemesis, _) => match actions_of(&op.value) {
-                        Ok(actions) if !actions.is_empty() => {
-                            let labels: Vec<String> = actions.iter().map(|a| a.label()).collect();
-                            match op.f.as_str() {
-                                "start" => bar.fault(Some(&labels.join(", "))),
-                                _ => bar.fault(None),
-                            }
-                        }
+                    (Process::Nemesis, _) => match (op.f.as_str(), actions_label(&op.value)) {
+                        ("start", Some(label)) => bar.fault(Some(&label)),
+                        (_, Some(_)) => bar.fault(None),
                         _ => {}
                     },
                     _ => bar.op_completed(),

@@ -175,10 +175,10 @@ pub fn run(args: SimArgs) -> Result<i32, Failure> {
     for path in &kept {
         println!("stored: {}", path.display());
     }
-    let overall = [invalid > 0, unknown > 0]
-        .iter()
-        .zip([Validity::Invalid, Validity::Unknown])
-        .filter(|(yes, _)| **yes)
-        .fold(Validity::Valid, |a, (_, v)| a.and(v));
+    let overall = match (invalid, unknown) {
+        (0, 0) => Validity::Valid,
+        (0, _) => Validity::Unknown,
+        _ => Validity::Invalid,
+    };
     Ok(exit::for_validity(overall))
 }

@@ -104,6 +104,11 @@ impl RealEffector {
         }))
     }
 
+    /// Each logical node name and its address.
+    pub fn hosts(&self) -> &BTreeMap<String, String> {
+        &self.0.addresses
+    }
+
     /// The logical node names, in order.
     pub fn names(&self) -> Vec<String> {
         (0..self.0.nodes.len()).map(logical_name).collect()
@@ -282,6 +287,11 @@ impl RealEffector {
         }
         let db = &self.0.db;
         let e = |e: RemoteError| e.to_string();
+        // The address of a node action's node (empty for the others).
+        let address = match action.node() {
+            Some(node) => self.address(node)?.to_string(),
+            None => String::new(),
+        };
         match action {
             Action::Partition(grudge) => {
                 self.inflicted().partitioned = true;
@@ -305,31 +315,24 @@ impl RealEffector {
                     .map_err(e)?;
             }
             Action::HealNetwork => self.heal_network().await.map_err(e)?,
-            Action::Kill(node) => {
-                let address = self.address(node)?.to_string();
+            Action::Kill(_) => {
                 // Noted first: a kill cut short must still be restarted on heal.
                 self.inflicted().killed.insert(address.clone());
                 db.kill(&address).await.map_err(e)?;
             }
-            Action::Start(node) => {
-                let address = self.address(node)?.to_string();
+            Action::Start(_) => {
                 db.start(&address).await.map_err(e)?;
                 self.inflicted().killed.remove(&address);
             }
-            Action::Pause(node) => {
-                let address = self.address(node)?.to_string();
+            Action::Pause(_) => {
                 self.inflicted().paused.insert(address.clone());
                 db.pause(&address).await.map_err(e)?;
             }
-            Action::Resume(node) => {
-                let address = self.address(node)?.to_string();
+            Action::Resume(_) => {
                 db.resume(&address).await.map_err(e)?;
                 self.inflicted().paused.remove(&address);
             }
-            Action::WipePartitionStore(node) => {
-                let address = self.address(node)?.to_string();
-                db.wipe_partition_store(&address).await.map_err(e)?;
-            }
+            Action::WipePartitionStore(_) => db.wipe_partition_store(&address).await.map_err(e)?,
             Action::Shape(netem) => {
                 self.inflicted().shaped = true;
                 let netem = match netem {

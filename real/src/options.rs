@@ -18,10 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn bad(message: impl Into<String>) -> String {
-    message.into()
-}
-
 /// The version in the npm package.json beside a binary at `<package>/bin/restate-server`.
 fn npm_version(binary: &Path) -> Option<String> {
     let package = binary.parent()?.parent()?.join("package.json");
@@ -122,10 +118,10 @@ pub fn nodes_of(args: &RealArgs) -> Result<Vec<String>, String> {
     nodes.extend(args.node.iter().cloned());
     if let Some(file) = &args.nodes_file {
         let text = std::fs::read_to_string(file).map_err(|e| {
-            bad(format!(
+            format!(
                 "--nodes-file {}: {e}; give a file with one node address per line (`cluster up` writes one)",
                 file.display()
-            ))
+            )
         })?;
         nodes.extend(
             text.lines()
@@ -135,14 +131,14 @@ pub fn nodes_of(args: &RealArgs) -> Result<Vec<String>, String> {
         );
     }
     if nodes.is_empty() {
-        return Err(bad(
-            "no nodes: give --nodes-file FILE, --nodes a,b,c or --node ADDRESS",
-        ));
+        return Err(
+            "no nodes: give --nodes-file FILE, --nodes a,b,c or --node ADDRESS".to_string(),
+        );
     }
     let mut seen = std::collections::BTreeSet::new();
     for node in &nodes {
         if !seen.insert(node) {
-            return Err(bad(format!("node {node} is given twice")));
+            return Err(format!("node {node} is given twice"));
         }
     }
     Ok(nodes)
@@ -161,10 +157,7 @@ fn local_file(
     if path.is_file() {
         Ok(path.canonicalize().unwrap_or(path))
     } else {
-        Err(bad(format!(
-            "{flag} {}: no such file; {fix}",
-            path.display()
-        )))
+        Err(format!("{flag} {}: no such file; {fix}", path.display()))
     }
 }
 
@@ -177,9 +170,7 @@ pub fn refuse_default_route() -> Result<(), String> {
         .skip(1)
         .any(|l| l.split_whitespace().nth(1) == Some("00000000"));
     if has_default {
-        return Err(bad(
-            "--no-ssh would run restate-server on this machine, which has a default route, and restate-server calls out to an outside host at every start: run inside a network namespace without one (ip netns exec NS restate-jepsen real --no-ssh ...)",
-        ));
+        return Err("--no-ssh would run restate-server on this machine, which has a default route, and restate-server calls out to an outside host at every start: run inside a network namespace without one (ip netns exec NS restate-jepsen real --no-ssh ...)".to_string());
     }
     Ok(())
 }
@@ -191,10 +182,10 @@ pub fn remote_of(args: &RealArgs) -> Result<Arc<dyn Remote>, String> {
     let auth = match (&args.ssh_private_key, &args.password) {
         (Some(key), _) => {
             if !key.is_file() {
-                return Err(bad(format!(
+                return Err(format!(
                     "--ssh-private-key {}: no such file; give the private key that logs into the nodes",
                     key.display()
-                )));
+                ));
             }
             SshAuth::Key(key.clone())
         }
@@ -205,9 +196,10 @@ pub fn remote_of(args: &RealArgs) -> Result<Arc<dyn Remote>, String> {
                 .unwrap_or_default()
                 .join(".ssh/id_ed25519");
             if !default.is_file() {
-                return Err(bad(
-                    "no SSH credentials: give --ssh-private-key FILE or --password, or --no-ssh",
-                ));
+                return Err(
+                    "no SSH credentials: give --ssh-private-key FILE or --password, or --no-ssh"
+                        .to_string(),
+                );
             }
             SshAuth::Key(default)
         }
@@ -242,57 +234,55 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         schedule_file,
     } = args.test.resolve(nodes.len(), &defaults)?;
     if args.num_partitions == 0 {
-        return Err(bad("--num-partitions 0: give at least 1"));
+        return Err("--num-partitions 0: give at least 1".to_string());
     }
     if args.test_count == 0 {
-        return Err(bad("--test-count 0: give at least 1"));
+        return Err("--test-count 0: give at least 1".to_string());
     }
     if args.dedicated_service_nodes != 0 {
-        return Err(bad(format!(
+        return Err(format!(
             "--dedicated-service-nodes {}: not supported yet; the services run on every node (give 0)",
             args.dedicated_service_nodes
-        )));
+        ));
     }
     if !matches!(args.services_variant.as_str(), "durable" | "broken") {
-        return Err(bad(format!(
+        return Err(format!(
             "--services-variant {}: give durable or broken",
             args.services_variant
-        )));
+        ));
     }
     let metadata_client = match args.metadata_client.as_str() {
         "restatectl" => MetadataClient::Restatectl,
         "http" => MetadataClient::Http,
         other => {
-            return Err(bad(format!(
+            return Err(format!(
                 "--metadata-client {other}: give restatectl or http"
-            )))
+            ))
         }
     };
     if args.no_ssh && nodes.len() > 1 {
-        return Err(bad(format!(
+        return Err(format!(
             "--no-ssh runs every node on this machine, and one machine holds one restate-server's ports: give one node, not {}",
             nodes.len()
-        )));
+        ));
     }
     let server = match (&args.image, &args.binary) {
         (Some(_), Some(_)) => {
-            return Err(bad(
-                "--image and --binary both given: choose one way to run restate-server",
-            ))
+            return Err(
+                "--image and --binary both given: choose one way to run restate-server".to_string(),
+            )
         }
         (Some(image), None) => {
             if let Some(tarball) = &args.image_tarball {
                 if !tarball.is_file() {
-                    return Err(bad(format!(
+                    return Err(format!(
                         "--image-tarball {}: no such file; give a `docker save` tarball of --image (scripts/build-restate-image.sh makes one)",
                         tarball.display()
-                    )));
+                    ));
                 }
             }
             if args.no_ssh {
-                return Err(bad(
-                    "--image with --no-ssh would run restate-server with the host's network: use --binary",
-                ));
+                return Err("--image with --no-ssh would run restate-server with the host's network: use --binary".to_string());
             }
             ServerSource::Image {
                 image: image.clone(),
@@ -302,9 +292,9 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         }
         (None, binary) => {
             if args.image_tarball.is_some() {
-                return Err(bad(
-                    "--image-tarball needs --image (the image's name in the tarball)",
-                ));
+                return Err(
+                    "--image-tarball needs --image (the image's name in the tarball)".to_string(),
+                );
             }
             ServerSource::Binary(local_file(
                 "--binary",
@@ -339,26 +329,24 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         ServerSource::Binary(b) => npm_version(b),
         ServerSource::Image { .. } => None,
     };
+    let server_name = match &server {
+        ServerSource::Binary(b) => b.display().to_string(),
+        ServerSource::Image { image, .. } => image.clone(),
+    };
     let details = vec![
         (
-            Value::keyword("num-partitions"),
+            "num-partitions".to_string(),
             Value::Int(args.num_partitions as i64),
         ),
         (
-            Value::keyword("ops-per-key"),
+            "ops-per-key".to_string(),
             Value::Int(options.ops_per_key as i64),
         ),
         (
-            Value::keyword("services-variant"),
+            "services-variant".to_string(),
             Value::from(args.services_variant.as_str()),
         ),
-        (
-            Value::keyword("server"),
-            Value::Str(match &server {
-                ServerSource::Binary(b) => b.display().to_string(),
-                ServerSource::Image { image, .. } => image.clone(),
-            }),
-        ),
+        ("server".to_string(), Value::Str(server_name)),
     ];
     let names: Vec<String> = (0..nodes.len()).map(logical_name).collect();
     let record = TestRecord {
@@ -378,10 +366,7 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         checkers: workload.checkers(),
         schedule: schedule_file,
         restate_version,
-        extra: details
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.as_name()?.to_string(), v)))
-            .collect(),
+        extra: details,
         ..TestRecord::default()
     };
     let test = TestRun {

@@ -11,7 +11,7 @@ use crate::db::{DbError, DbSpec, RestateDb};
 use crate::heal_on_exit::HealOnExit;
 use crate::http_transport::HttpTransport;
 use crate::metadata_transport::RestatectlMetadataTransport;
-use crate::nemesis::{logical_name, RealEffector};
+use crate::nemesis::RealEffector;
 use crate::remote::Remote;
 use crate::tokio_runtime::TokioRuntime;
 use jepsen_core::fault::FaultEffector;
@@ -81,18 +81,16 @@ impl Cleanup {
         }
         if let Some(dir) = &self.logs {
             // Each node's logs go to the folder of its logical name.
-            let names: BTreeMap<String, String> = self
-                .db
-                .spec()
-                .nodes
+            let names: BTreeMap<&str, &str> = self
+                .effector
+                .hosts()
                 .iter()
-                .enumerate()
-                .map(|(i, a)| (a.clone(), logical_name(i)))
+                .map(|(n, a)| (a.as_str(), n.as_str()))
                 .collect();
             let failures = self
                 .db
                 .collect_logs(&|node| {
-                    let dir = dir.join(names.get(node).map_or(node, String::as_str));
+                    let dir = dir.join(names.get(node).copied().unwrap_or(node));
                     std::fs::create_dir_all(&dir).ok().map(|_| dir)
                 })
                 .await;
@@ -197,11 +195,7 @@ impl World for RealWorld {
             });
         }
 
-        let hosts: BTreeMap<String, String> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (logical_name(i), a.clone()))
-            .collect();
+        let hosts = effector.hosts().clone();
         let http =
             HttpTransport::with_default_timeouts(hosts.clone()).map_err(RunError::Crashed)?;
         let transport: Rc<dyn Transport> = match self.metadata_client {

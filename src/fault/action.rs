@@ -200,6 +200,14 @@ pub fn actions_of(value: &Value) -> Result<Vec<Action>, BadAction> {
     }
 }
 
+/// A nemesis completion's actions in a few words (`kill n2, heal network`), or `None` when
+/// the value records no action (nil, an empty list, or another tool's value).
+pub fn actions_label(value: &Value) -> Option<String> {
+    let actions = actions_of(value).ok().filter(|a| !a.is_empty())?;
+    let labels: Vec<String> = actions.iter().map(Action::label).collect();
+    Some(labels.join(", "))
+}
+
 /// What the actions so far leave in force.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InForce {

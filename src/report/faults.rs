@@ -9,6 +9,7 @@
 //! op completed with (the node killed, the grudge), as Jepsen's plots name faults.
 
 use super::html::{truncate, value_text};
+use crate::fault::action::actions_label;
 use crate::history::History;
 
 /// One fault window, in history time (ns).
@@ -53,7 +54,8 @@ pub fn fault_intervals(history: &History) -> Vec<FaultInterval> {
                     label: op.f.clone(),
                 });
                 if !op.value.is_nil() && window.label == op.f {
-                    window.label = format!("{} {}", op.f, truncate(&value_text(&op.value), 60));
+                    let what = actions_label(&op.value).unwrap_or_else(|| value_text(&op.value));
+                    window.label = format!("{} {}", op.f, truncate(&what, 60));
                 }
             }
             Edge::Ends => {
@@ -128,5 +130,19 @@ mod tests {
         ])
         .unwrap();
         assert!(fault_intervals(&h).is_empty());
+    }
+
+    #[test]
+    fn a_window_started_by_recorded_actions_is_labelled_by_them() {
+        use crate::fault::action::{actions_value, Action};
+        let kill = actions_value(&[Action::Kill("n2".into())]);
+        let h = History::from_ops(vec![
+            nemesis("start", Value::Nil, 10),
+            nemesis("start", kill, 11),
+            nemesis("stop", Value::Nil, 20),
+            nemesis("stop", Value::Nil, 21),
+        ])
+        .unwrap();
+        assert_eq!(fault_intervals(&h)[0].label, "start kill n2");
     }
 }
