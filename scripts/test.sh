@@ -37,6 +37,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}" || { [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
   [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
+# A one-node Slurm cluster (Debian's slurm-wlm and munge) for the sweep test
+# (cli/tests/sweep.rs), installed and started idempotently.
+bash scripts/slurm-up.sh
 command -v cargo >/dev/null || { echo "cargo is missing: install the Rust toolchain (rustup)" >&2; exit 1; }
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 

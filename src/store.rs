@@ -223,6 +223,10 @@ pub fn list_runs(root: &Path) -> io::Result<Vec<StoredRun>> {
     for test in real_folders(root)? {
         for run in real_folders(&root.join(&test))? {
             let dir = root.join(&test).join(&run);
+            // Only runs (a sweep's summaries or a shrunk schedule are not).
+            if !dir.join(TEST_JSON).is_file() {
+                continue;
+            }
             runs.push(StoredRun {
                 verdict: run_verdict(&dir),
                 has_report: dir.join(crate::report::REPORT_HTML).is_file(),

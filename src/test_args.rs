@@ -3,8 +3,8 @@
 //! flatten them into their own flags and give their own defaults; validation is here,
 //! once: bad input is a one-line error naming the flag and the fix.
 
-use crate::fault::{Fault, Schedule};
-use crate::workload::{parse_concurrency, Workload, WorkloadOptions};
+use crate::fault::{parse_faults, Fault, FaultTiming, Schedule};
+use crate::workload::{parse_concurrency, parse_workloads, Workload, WorkloadMix, WorkloadOptions};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,12 +12,15 @@ use std::time::Duration;
 /// The flags both worlds share.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TestArgs {
-    /// The workload: set-vo, set-mds, register-vo or register-mds.
+    /// The workload: set-vo, set-mds, register-vo or register-mds; several, comma-separated,
+    /// run at once, each on its own client threads, keys and objects.
     #[arg(long)]
     pub workload: Option<String>,
     /// The fault the nemesis inflicts: partition-random-node, partition-random-halves,
     /// partition-majorities-ring, partition-bridge, partition-one-way, kill-random-node,
-    /// pause-random-node, nuke-partition-state, packet-loss, latency-spike or none.
+    /// pause-random-node, nuke-partition-state, packet-loss, latency-spike or none;
+    /// several, comma-separated: episodes of each, drawn from the seed, overlapping when
+    /// --fault-gap is shorter than --fault-duration.
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Replay this fault schedule (a stored run's schedule.json, simulated or real) instead
@@ -37,10 +40,18 @@ pub struct TestArgs {
     /// Seconds the workload runs after the final heal [default: sim 5, real 10].
     #[arg(long)]
     pub heal_time: Option<f64>,
-    /// Seconds between a fault's start and stop, and a stop and the next start
-    /// [default: sim 1, real 5].
+    /// Seconds between a fault's start and stop, and a stop and the next start, for one
+    /// fault in restatedev/jepsen's cycle [default: sim 1, real 5].
     #[arg(long)]
     pub fault_interval: Option<f64>,
+    /// Fault episodes instead of the cycle: seconds an episode lasts, on average (each
+    /// drawn from half to one and a half times it) [default: --fault-interval].
+    #[arg(long)]
+    pub fault_duration: Option<f64>,
+    /// Fault episodes: seconds from one episode's start to the next one's, on average
+    /// [default: --fault-interval].
+    #[arg(long)]
+    pub fault_gap: Option<f64>,
     /// Register workloads: ops on each key [default: sim 20, real 100].
     #[arg(long)]
     pub ops_per_key: Option<u64>,
@@ -53,8 +64,12 @@ pub struct TestArgs {
 #[derive(Clone, Debug)]
 pub struct TestDefaults {
     /// `None`: `--workload` must be given.
-    pub workload: Option<Workload>,
-    pub nemesis: Fault,
+    pub workload: Option<Vec<Workload>>,
+    /// No fault: no nemesis.
+    pub nemesis: Vec<Fault>,
+    /// `None`: restatedev/jepsen's cycle for one fault, episodes for several.
+    pub fault_timing: Option<FaultTiming>,
+    pub concurrency: usize,
     pub rate: f64,
     pub time_limit: f64,
     pub heal_time: f64,
@@ -65,8 +80,10 @@ pub struct TestDefaults {
 /// What the shared flags chose.
 #[derive(Clone, Debug)]
 pub struct TestChoice {
-    pub workload: Workload,
-    pub nemesis: Fault,
+    pub workloads: WorkloadMix,
+    pub faults: Vec<Fault>,
+    /// `None`: restatedev/jepsen's cycle; else fault episodes.
+    pub fault_timing: Option<FaultTiming>,
     pub options: WorkloadOptions,
     pub schedule: Option<Schedule>,
     /// The schedule's file, as given.
@@ -83,17 +100,17 @@ fn seconds(flag: &str, s: f64) -> Result<Duration, String> {
 impl TestArgs {
     /// The test the flags choose on a cluster of `nodes` (named `n1` … `nN`).
     pub fn resolve(&self, nodes: usize, defaults: &TestDefaults) -> Result<TestChoice, String> {
-        let workload = match (&self.workload, defaults.workload) {
-            (Some(name), _) => name.parse().map_err(|e| format!("--workload: {e}"))?,
-            (None, Some(w)) => w,
+        let workloads = match (&self.workload, &defaults.workload) {
+            (Some(names), _) => parse_workloads(names).map_err(|e| format!("--workload: {e}"))?,
+            (None, Some(w)) => w.clone(),
             (None, None) => {
                 let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
                 return Err(format!("--workload: give one of {}", names.join(", ")));
             }
         };
-        let nemesis = match &self.nemesis {
-            Some(name) => name.parse().map_err(|e| format!("--nemesis: {e}"))?,
-            None => defaults.nemesis,
+        let faults = match &self.nemesis {
+            Some(names) => parse_faults(names).map_err(|e| format!("--nemesis: {e}"))?,
+            None => defaults.nemesis.clone(),
         };
         let rate = self.rate.unwrap_or(defaults.rate);
         if !(rate > 0.0 && rate.is_finite()) {
@@ -101,7 +118,11 @@ impl TestArgs {
                 "--rate {rate}: give a positive number of ops per second"
             ));
         }
-        let concurrency = parse_concurrency(self.concurrency.as_deref().unwrap_or("5"), nodes)?;
+        let concurrency = match &self.concurrency {
+            Some(text) => parse_concurrency(text, nodes)?,
+            None => defaults.concurrency,
+        };
+        let workloads = WorkloadMix::split(&workloads, concurrency)?;
         let schedule = match &self.schedule {
             None => None,
             Some(file) => {
@@ -127,18 +148,46 @@ impl TestArgs {
         if ops_per_key == 0 {
             return Err("--ops-per-key 0: give at least 1".to_string());
         }
+        let fault_interval = seconds(
+            "--fault-interval",
+            self.fault_interval.unwrap_or(defaults.fault_interval),
+        )?;
+        // The cycle for one fault, unless episodes are asked for or drawn (and not
+        // overruled by --fault-interval); episodes for several.
+        let pinned_interval = self.fault_interval.is_some().then_some(fault_interval);
+        let episodes = self.fault_duration.is_some()
+            || self.fault_gap.is_some()
+            || faults.len() > 1
+            || (defaults.fault_timing.is_some() && pinned_interval.is_none());
+        let drawn = |f: fn(&FaultTiming) -> Duration| {
+            pinned_interval
+                .or(defaults.fault_timing.as_ref().map(f))
+                .unwrap_or(fault_interval)
+        };
+        let fault_timing = if episodes {
+            Some(FaultTiming {
+                duration: match self.fault_duration {
+                    Some(d) => seconds("--fault-duration", d)?,
+                    None => drawn(|t| t.duration),
+                },
+                gap: match self.fault_gap {
+                    Some(g) => seconds("--fault-gap", g)?,
+                    None => drawn(|t| t.gap),
+                },
+            })
+        } else {
+            None
+        };
         Ok(TestChoice {
-            workload,
-            nemesis,
+            workloads,
+            faults,
+            fault_timing,
             options: WorkloadOptions {
                 concurrency,
                 rate,
                 time_limit: seconds("--time-limit", time_limit)?,
                 heal_time: seconds("--heal-time", self.heal_time.unwrap_or(defaults.heal_time))?,
-                fault_interval: seconds(
-                    "--fault-interval",
-                    self.fault_interval.unwrap_or(defaults.fault_interval),
-                )?,
+                fault_interval,
                 ops_per_key,
                 threads_per_key: nodes.min(concurrency),
                 with_nemesis: false,
@@ -156,7 +205,9 @@ mod tests {
     fn defaults() -> TestDefaults {
         TestDefaults {
             workload: None,
-            nemesis: Fault::None,
+            nemesis: Vec::new(),
+            fault_timing: None,
+            concurrency: 5,
             rate: 10.0,
             time_limit: 60.0,
             heal_time: 10.0,

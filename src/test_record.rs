@@ -14,9 +14,9 @@ pub struct TestRecord {
     /// `sim` or `real`.
     pub world: String,
     pub seed: Option<u64>,
-    /// The workloads run (one today).
+    /// The workloads run, at once (each on its own client threads).
     pub workloads: Vec<String>,
-    /// The nemesis fault.
+    /// The nemesis's faults, comma-separated (`none`: no nemesis).
     pub nemesis: Option<String>,
     /// The logical node names the history uses (`n1` … `nN`).
     pub nodes: Vec<String>,
@@ -33,6 +33,9 @@ pub struct TestRecord {
     pub heal_time: Option<f64>,
     /// Seconds between a fault's start and stop, and a stop and the next start.
     pub fault_interval: Option<f64>,
+    /// Fault episodes (instead of the cycle): their mean duration and gap, in seconds.
+    pub fault_duration: Option<f64>,
+    pub fault_gap: Option<f64>,
     /// Seconds a client waits for an answer.
     pub client_timeout: Option<f64>,
     pub checkers: CheckerChoice,
@@ -64,7 +67,10 @@ const KNOWN: &[&str] = &[
     "heal-time",
     "fault-interval",
     "client-timeout",
+    "fault-duration",
+    "fault-gap",
     "checkers",
+    "parts",
     "model",
     "initial",
     "key-split",
@@ -109,6 +115,8 @@ impl TestRecord {
             ("time-limit", self.time_limit),
             ("heal-time", self.heal_time),
             ("fault-interval", self.fault_interval),
+            ("fault-duration", self.fault_duration),
+            ("fault-gap", self.fault_gap),
             ("client-timeout", self.client_timeout),
         ] {
             if let Some(v) = v {
@@ -179,6 +187,8 @@ impl TestRecord {
             time_limit: number("time-limit"),
             heal_time: number("heal-time"),
             fault_interval: number("fault-interval"),
+            fault_duration: number("fault-duration"),
+            fault_gap: number("fault-gap"),
             client_timeout: number("client-timeout"),
             checkers: CheckerChoice::from_test(test)?,
             schedule: text("schedule"),

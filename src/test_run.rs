@@ -9,7 +9,8 @@
 //! until the verdict says the run is worth keeping, so a valid iteration costs no I/O.
 
 use crate::checker::{registry, CheckOptions, CheckResult, Validity};
-use crate::fault::Fault;
+use crate::fault::episodes::{episode_ops, episodes_gen};
+use crate::fault::{faults_name, Fault, FaultTiming};
 use crate::fault::{FaultEffector, FaultNemesis, FaultOptions, Schedule, SCHEDULE_JSON};
 use crate::generator::TestInfo;
 use crate::history::{History, HistoryWriter, Op};
@@ -18,7 +19,9 @@ use crate::runtime::{Nemesis, NoopNemesis, Runtime};
 use crate::store::{RunDir, Store};
 use crate::test_record::TestRecord;
 use crate::workload::transport::Transport;
-use crate::workload::{replay_schedule, schedule, Workload, WorkloadOptions};
+use crate::workload::{
+    replay_schedule, schedule, schedule_with_nemesis_ops, WorkloadMix, WorkloadOptions,
+};
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -32,8 +35,12 @@ pub struct TestRun {
     /// What is stored as `test.json`. Its `nodes` are the logical names the history uses;
     /// `replay-real` may hold `{schedule}`, replaced by the stored schedule's path.
     pub record: TestRecord,
-    pub workload: Workload,
-    pub nemesis: Fault,
+    pub workloads: WorkloadMix,
+    /// The faults the nemesis inflicts (none: no nemesis, unless a schedule is replayed).
+    pub faults: Vec<Fault>,
+    /// `None`: restatedev/jepsen's cycle (start, `fault_interval`, stop, `fault_interval`);
+    /// else episodes of the faults drawn from the seed ([`crate::fault::episodes`]).
+    pub fault_timing: Option<FaultTiming>,
     pub options: WorkloadOptions,
     pub fault_options: FaultOptions,
     /// A schedule to replay instead of drawing faults.
@@ -45,7 +52,7 @@ pub struct TestRun {
 impl TestRun {
     /// Whether a nemesis runs (a fault, or a schedule to replay).
     pub fn with_nemesis(&self) -> bool {
-        self.nemesis != Fault::None || self.schedule.is_some()
+        !self.faults.is_empty() || self.schedule.is_some()
     }
 
     /// The part of the run that happens inside the world.
@@ -53,8 +60,9 @@ impl TestRun {
         let mut options = self.options.clone();
         options.with_nemesis = self.with_nemesis();
         WorkloadRun {
-            workload: self.workload,
-            nemesis: self.nemesis,
+            workloads: self.workloads.clone(),
+            faults: self.faults.clone(),
+            fault_timing: self.fault_timing,
             options,
             fault_options: self.fault_options.clone(),
             schedule: self.schedule.clone(),
@@ -66,8 +74,9 @@ impl TestRun {
 /// The workload, its schedule and its nemesis, ready to run in a world's executor.
 #[derive(Clone, Debug)]
 pub struct WorkloadRun {
-    pub workload: Workload,
-    pub nemesis: Fault,
+    pub workloads: WorkloadMix,
+    pub faults: Vec<Fault>,
+    pub fault_timing: Option<FaultTiming>,
     pub options: WorkloadOptions,
     pub fault_options: FaultOptions,
     pub schedule: Option<Schedule>,
@@ -88,27 +97,44 @@ impl WorkloadRun {
             nodes: self.nodes.clone(),
             concurrency: self.options.concurrency,
         };
+        let first = self.faults.first().copied().unwrap_or(Fault::None);
         let (gen, nemesis): (_, Box<dyn Nemesis>) = match &self.schedule {
             Some(replayed) => (
-                replay_schedule(self.workload, &self.options, replayed),
-                Box::new(FaultNemesis::scripted(self.nemesis, replayed, effector)),
+                replay_schedule(&self.workloads, &self.options, replayed),
+                Box::new(FaultNemesis::scripted(first, replayed, effector)),
             ),
-            None if self.options.with_nemesis => (
-                schedule(self.workload, &self.options),
-                Box::new(FaultNemesis::planned(
-                    self.nemesis,
+            None if self.options.with_nemesis => {
+                let gen = match &self.fault_timing {
+                    None => schedule(&self.workloads, &self.options),
+                    Some(timing) => {
+                        let ops = episode_ops(
+                            &self.faults,
+                            timing,
+                            self.options.time_limit,
+                            &mut *rt.rng("fault-episodes").borrow_mut(),
+                        );
+                        schedule_with_nemesis_ops(
+                            &self.workloads,
+                            &self.options,
+                            episodes_gen(&ops),
+                        )
+                    }
+                };
+                let nemesis = FaultNemesis::planned(
+                    self.faults.clone(),
                     self.nodes.clone(),
                     self.fault_options.clone(),
                     rt.rng("nemesis"),
                     effector,
-                )),
-            ),
+                );
+                (gen, Box::new(nemesis))
+            }
             None => (
-                schedule(self.workload, &self.options),
+                schedule(&self.workloads, &self.options),
                 Box::new(NoopNemesis),
             ),
         };
-        let client = self.workload.client(transport, rt.rng("workload"));
+        let client = self.workloads.client(transport, rt.rng("workload"));
         run(
             rt,
             &info,
@@ -289,8 +315,8 @@ pub fn run_test(
     };
     log.line(&format!(
         "running {} with nemesis {}{} for {} s (+{} s after the final heal)",
-        test.workload,
-        test.nemesis,
+        test.workloads,
+        faults_name(&test.faults),
         if test.schedule.is_some() {
             " (replaying a schedule)"
         } else {

@@ -10,7 +10,7 @@ use jepsen_core::history::{Op, OpType};
 use jepsen_core::interpreter::{run, InterpreterOptions};
 use jepsen_core::runtime::{DeterministicRuntime, LocalBoxFuture, NoopNemesis, Runtime};
 use jepsen_core::workload::transport::{Request, Response, Transport, TransportError};
-use jepsen_core::workload::{schedule, Workload, WorkloadOptions};
+use jepsen_core::workload::{schedule, Workload, WorkloadMix, WorkloadOptions};
 use rand::Rng;
 use serde_json::{json, Value as Json};
 use std::cell::RefCell;
@@ -167,6 +167,14 @@ fn options() -> WorkloadOptions {
 }
 
 fn run_workload(workload: Workload, seed: u64, bugs: Bugs) -> (CheckResult, Vec<Op>) {
+    run_mix(
+        &WorkloadMix::single(workload, options().concurrency),
+        seed,
+        bugs,
+    )
+}
+
+fn run_mix(workloads: &WorkloadMix, seed: u64, bugs: Bugs) -> (CheckResult, Vec<Op>) {
     let rt = DeterministicRuntime::new(seed);
     let double = RestateDouble {
         rt: rt.clone(),
@@ -179,8 +187,8 @@ fn run_workload(workload: Workload, seed: u64, bugs: Bugs) -> (CheckResult, Vec<
         nodes: nodes.clone(),
         concurrency: opts.concurrency,
     };
-    let client = workload.client(Rc::new(double), rt.rng("workload"));
-    let gen = schedule(workload, &opts);
+    let client = workloads.client(Rc::new(double), rt.rng("workload"));
+    let gen = schedule(workloads, &opts);
     let rt2 = rt.clone();
     let history = rt
         .run(async move {
@@ -196,7 +204,7 @@ fn run_workload(workload: Workload, seed: u64, bugs: Bugs) -> (CheckResult, Vec<
             .await
         })
         .unwrap();
-    let checker = registry::build(&workload.checkers()).unwrap();
+    let checker = registry::build(&workloads.checkers()).unwrap();
     let result = checker.check(
         &history,
         &CheckOptions {
@@ -269,6 +277,57 @@ fn registers_with_stale_reads_are_caught() {
             Validity::Invalid,
             "{workload}: {}",
             result.to_value()
+        );
+    }
+}
+
+/// All four workloads at once, each on its own threads and objects: each is judged by
+/// its own checker on its own ops, and a defect of one shows in that one's result only.
+#[test]
+fn four_workloads_at_once_are_each_judged_on_their_own_ops() {
+    let mix = WorkloadMix::split(&Workload::ALL, options().concurrency).unwrap();
+    let (result, ops) = run_mix(&mix, 1, Bugs::default());
+    assert_eq!(result.valid, Validity::Valid, "{}", result.to_value());
+    for part in &mix.parts {
+        let mine = ops
+            .iter()
+            .filter(|o| {
+                o.process
+                    .clone()
+                    .client()
+                    .is_some_and(|p| part.threads.contains(&(p as usize % 10)))
+            })
+            .count();
+        assert!(mine > 100, "{}: {mine} ops", part.workload);
+        assert_eq!(
+            result
+                .get(part.workload.name())
+                .and_then(|r| r.get("valid?")),
+            Some(&jepsen_core::history::Value::Bool(true)),
+            "{}",
+            part.workload
+        );
+    }
+    let (result, _) = run_mix(
+        &mix,
+        2,
+        Bugs {
+            lose_adds: 0.01,
+            ..Bugs::default()
+        },
+    );
+    assert_eq!(result.valid, Validity::Invalid, "{}", result.to_value());
+    let set_vo = result.get("set-vo").unwrap();
+    assert_eq!(
+        set_vo.get("valid?"),
+        Some(&jepsen_core::history::Value::Bool(false))
+    );
+    for other in ["register-vo", "register-mds"] {
+        let r = result.get(other).unwrap();
+        assert_eq!(
+            r.get("valid?"),
+            Some(&jepsen_core::history::Value::Bool(true)),
+            "{other}"
         );
     }
 }

@@ -68,6 +68,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
         initial,
         key_split: args.key_split.clone(),
         linearizable_reads: args.linearizable_reads,
+        parts: Vec::new(),
     };
     let checker = registry::build(&choice).map_err(Failure::bad_input)?;
     let time_limit = match args.time_limit {

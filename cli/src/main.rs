@@ -15,6 +15,9 @@ mod real;
 mod serve;
 mod sim;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use exit::Failure;
 use std::sync::Mutex;
@@ -47,7 +50,7 @@ enum Command {
     /// Check stored histories (EDN or JSON lines) with a checker; one verdict line per file.
     Check(check::CheckArgs),
     /// Run the deterministic simulation of a modeled Restate cluster, seed after seed.
-    Sim(sim::SimArgs),
+    Sim(Box<sim::SimCli>),
     /// Re-check a stored run with the checkers it was run with, and rewrite its results.
     Analyze(analyze::AnalyzeArgs),
     /// Measure the speed figures: check on reference histories, set-full on 1M ops, the interpreter.
@@ -65,7 +68,9 @@ enum Command {
 /// thousands of them would bury what matters. A single iteration (a replay) logs them.
 fn default_log_filter(command: &Command) -> &'static str {
     match command {
-        Command::Sim(args) if args.iterations > 1 => "info,jepsen_core::interpreter=warn",
+        Command::Sim(sim) if sim.command.is_none() && sim.args.iterations > 1 => {
+            "info,jepsen_core::interpreter=warn"
+        }
         Command::Bench(_) => "info,jepsen_core::interpreter=warn",
         _ => "info",
     }
@@ -75,7 +80,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Analyze(args) => analyze::run(args),
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => sim::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Real(args) => real::run(*args),

@@ -31,8 +31,9 @@ fn stored_histories(store: &Path) -> Vec<PathBuf> {
             .flatten()
             .flatten()
         {
-            if run.file_name() != "latest" {
-                found.push(run.path().join("history.jsonl"));
+            let history = run.path().join("history.jsonl");
+            if run.file_name() != "latest" && history.exists() {
+                found.push(history);
             }
         }
     }
@@ -224,7 +225,24 @@ fn bad_input_is_one_line_and_254() {
         (vec!["--bug", "gremlin"], "--bug"),
         (vec!["--concurrency", "x"], "--concurrency"),
         (vec!["--iterations", "0"], "--iterations"),
-        (vec!["--heal-time", "0.5"], "--heal-time"),
+        (
+            vec![
+                "--workload",
+                "set-vo",
+                "--nemesis",
+                "none",
+                "--heal-time",
+                "0.5",
+            ],
+            "--heal-time",
+        ),
+        (vec!["--shard", "4/4"], "--shard"),
+        (vec!["--nodes", "1"], "--nodes"),
+        (vec!["--replication", "0"], "--replication"),
+        (
+            vec!["--nemesis", "kill-random-node,kill-random-node"],
+            "--nemesis",
+        ),
     ] {
         let o = sim(&args, store.path());
         assert_eq!(o.status.code(), Some(254), "{args:?}");
@@ -238,17 +256,25 @@ fn bad_input_is_one_line_and_254() {
 }
 
 #[test]
-fn a_replay_writes_the_model_trace_and_a_bug_brings_its_own_workload_and_fault() {
+fn a_replay_writes_the_model_trace_and_a_bug_gives_no_hint() {
     let store = tempfile::tempdir().unwrap();
     let o = sim(
-        &["--seed", "1000", "--iterations", "1", "--bug", "no-fencing"],
+        &[
+            "--seed",
+            "1000",
+            "--iterations",
+            "1",
+            "--bug",
+            "no-fencing",
+            "--workload",
+            "register-vo",
+            "--nemesis",
+            "pause-random-node",
+        ],
         store.path(),
     );
     let out = stdout(&o);
-    assert!(
-        out.contains("register-vo under pause-random-node"),
-        "the bug's defaults: {out}"
-    );
+    assert!(out.contains("register-vo under pause-random-node"), "{out}");
     let histories = stored_histories(store.path());
     assert_eq!(histories.len(), 1, "{out}");
     let trace = std::fs::read_to_string(histories[0].with_file_name("model-trace.log"))
@@ -262,23 +288,112 @@ fn a_replay_writes_the_model_trace_and_a_bug_brings_its_own_workload_and_fault()
     ] {
         assert!(trace.contains(event), "{event} not in the trace");
     }
-    // An explicit flag overrides the bug's default.
+    // A bug alone only switches the defect on: the seeds draw their configurations.
+    let o = sim(
+        &["--seed", "1000", "--iterations", "3", "--bug", "no-fencing"],
+        store.path(),
+    );
+    assert!(stdout(&o).contains("3 swarm iterations"), "{}", stdout(&o));
+}
+
+/// A swarm failure prints its configuration; the seed alone and the configuration's
+/// flags both replay it byte for byte.
+#[test]
+fn a_swarm_failure_replays_from_its_seed_and_from_its_configuration() {
+    let first = tempfile::tempdir().unwrap();
     let o = sim(
         &[
             "--seed",
-            "1000",
+            "1001",
+            "--iterations",
+            "1",
+            "--bug",
+            "non-exclusive-object",
+        ],
+        first.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line: {out}"))
+            .to_string()
+    };
+    let configuration = line("configuration: ");
+    assert!(configuration.contains("--workload ") && configuration.contains("--nemesis "));
+    assert_eq!(
+        line("replay: cargo run --release -- sim "),
+        "--seed 1001 --iterations 1 --bug non-exclusive-object"
+    );
+    let again = tempfile::tempdir().unwrap();
+    let args: Vec<&str> = ["--seed", "1001", "--iterations", "1"]
+        .into_iter()
+        .chain(configuration.split_whitespace())
+        .collect();
+    let o = sim(&args, again.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let (a, b) = (
+        stored_histories(first.path()),
+        stored_histories(again.path()),
+    );
+    assert_eq!(
+        std::fs::read(&a[0]).unwrap(),
+        std::fs::read(&b[0]).unwrap(),
+        "the configuration pins the seed's test exactly"
+    );
+    let test: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a[0].with_file_name("test.json")).unwrap()).unwrap();
+    assert_eq!(test["configuration"].as_str(), Some(configuration.as_str()));
+    assert_eq!(test["swarm"], serde_json::Value::Bool(true));
+}
+
+/// `--shrink` keeps a smaller failing run, prints its sizes and replay commands, and the
+/// shrunk replay fails again.
+#[test]
+fn a_failure_shrinks_and_its_shrunk_replay_still_fails() {
+    let store = tempfile::tempdir().unwrap();
+    let o = sim(
+        &[
+            "--seed",
+            "1016",
             "--iterations",
             "1",
             "--bug",
             "no-fencing",
-            "--nemesis",
-            "none",
+            "--shrink",
         ],
         store.path(),
     );
-    assert!(
-        stdout(&o).contains("register-vo under none"),
-        "{}",
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let sizes = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("shrunk in "))
+        .unwrap_or_else(|| panic!("no sizes: {out}"));
+    let ops = |side: &str| -> usize {
+        let words: Vec<&str> = side.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "client").unwrap();
+        words[at - 1].parse().unwrap()
+    };
+    let (before, after) = sizes.split_once(" -> ").unwrap();
+    assert!(ops(after) * 2 < ops(before), "{sizes}");
+    assert!(out.contains("shrunk replay on a real cluster: "), "{out}");
+    let replay = out
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("shrunk replay: cargo run --release -- sim ")
+        })
+        .unwrap();
+    assert!(replay.contains("--schedule "), "{replay}");
+    let again = tempfile::tempdir().unwrap();
+    let args: Vec<&str> = replay.split_whitespace().collect();
+    let o = sim(&args, again.path());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the shrunk run fails: {}",
         stdout(&o)
     );
 }

@@ -372,7 +372,7 @@ impl FaultEffector for RealEffector {
 /// The core's nemesis inflicting `fault` through `effector`, its victims drawn from `rng`.
 pub fn real_nemesis(fault: Fault, effector: &RealEffector, rng: SharedRng) -> FaultNemesis {
     FaultNemesis::planned(
-        fault,
+        vec![fault],
         effector.names(),
         FaultOptions::default(),
         rng,

@@ -9,7 +9,7 @@ use crate::nemesis::logical_name;
 use crate::remote::{HostKeyCheck, LocalRemote, Remote, SshAuth, SshConfig, SshRemote};
 use crate::test_run::{MetadataClient, RealWorld};
 use clap::Args;
-use jepsen_core::fault::{Fault, FaultOptions};
+use jepsen_core::fault::{faults_name, FaultOptions};
 use jepsen_core::history::Value;
 use jepsen_core::test_args::{TestArgs, TestChoice, TestDefaults};
 use jepsen_core::test_record::TestRecord;
@@ -219,7 +219,9 @@ pub fn remote_of(args: &RealArgs) -> Result<Arc<dyn Remote>, String> {
 pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWorld), String> {
     let defaults = TestDefaults {
         workload: None,
-        nemesis: Fault::None,
+        nemesis: Vec::new(),
+        fault_timing: None,
+        concurrency: 5,
         rate: 10.0,
         time_limit: 60.0,
         heal_time: 10.0,
@@ -227,8 +229,9 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         ops_per_key: 100,
     };
     let TestChoice {
-        workload,
-        nemesis,
+        workloads,
+        faults,
+        fault_timing,
         options,
         schedule,
         schedule_file,
@@ -350,11 +353,15 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
     ];
     let names: Vec<String> = (0..nodes.len()).map(logical_name).collect();
     let record = TestRecord {
-        name: format!("{workload}-{nemesis}"),
+        name: format!("{workloads}-{}", faults_name(&faults).replace(',', "+")),
         world: "real".to_string(),
         seed: Some(args.seed),
-        workloads: vec![workload.name().to_string()],
-        nemesis: Some(nemesis.name().to_string()),
+        workloads: workloads
+            .workloads()
+            .iter()
+            .map(|w| w.name().to_string())
+            .collect(),
+        nemesis: Some(faults_name(&faults)),
         nodes: names,
         addresses: nodes.clone(),
         concurrency: Some(options.concurrency),
@@ -362,8 +369,10 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
         time_limit: Some(options.time_limit.as_secs_f64()),
         heal_time: Some(options.heal_time.as_secs_f64()),
         fault_interval: Some(options.fault_interval.as_secs_f64()),
+        fault_duration: fault_timing.map(|t| t.duration.as_secs_f64()),
+        fault_gap: fault_timing.map(|t| t.gap.as_secs_f64()),
         client_timeout: Some(5.0),
-        checkers: workload.checkers(),
+        checkers: workloads.checkers(),
         schedule: schedule_file,
         restate_version,
         extra: details,
@@ -371,8 +380,9 @@ pub fn test_from(args: &RealArgs, nodes: Vec<String>) -> Result<(TestRun, RealWo
     };
     let test = TestRun {
         record,
-        workload,
-        nemesis,
+        workloads,
+        faults,
+        fault_timing,
         options,
         fault_options: FaultOptions::default(),
         schedule,

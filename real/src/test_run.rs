@@ -158,7 +158,10 @@ impl World for RealWorld {
         );
         let refused = match &workload.schedule {
             Some(schedule) => schedule.actions().find_map(|a| effector.refusal(a)),
-            None if workload.options.with_nemesis => effector.refuse_fault(workload.nemesis).err(),
+            None if workload.options.with_nemesis => workload
+                .faults
+                .iter()
+                .find_map(|f| effector.refuse_fault(*f).err()),
             None => None,
         };
         if let Some(why) = refused {
@@ -200,7 +203,11 @@ impl World for RealWorld {
             HttpTransport::with_default_timeouts(hosts.clone()).map_err(RunError::Crashed)?;
         let transport: Rc<dyn Transport> = match self.metadata_client {
             MetadataClient::Restatectl
-                if matches!(workload.workload, Workload::SetMds | Workload::RegisterMds) =>
+                if workload
+                    .workloads
+                    .workloads()
+                    .iter()
+                    .any(|w| matches!(w, Workload::SetMds | Workload::RegisterMds)) =>
             {
                 // restatectl runs on the node by its address; so do its HTTP fallbacks.
                 let by_address = hosts.values().map(|a| (a.clone(), a.clone())).collect();

@@ -3,7 +3,8 @@
 //! that takes is how findable the bug is (the catalogue's tests and `bench --only
 //! sim-bugs` measure it).
 
-use crate::iteration::run_iterations;
+use crate::iteration::run_seeds;
+use crate::runtime::simulate;
 use crate::test_run::{run_test, SimTest};
 use jepsen_core::checker::Validity;
 
@@ -22,6 +23,15 @@ pub struct Hunt {
 /// Runs `test` with seeds `start`, `start + 1`, … (at most `limit` of them, `jobs` at a
 /// time, in small batches) until one is invalid.
 pub fn hunt(test: &SimTest, start: u64, limit: u64, jobs: usize) -> Hunt {
+    let test = test.clone();
+    hunt_with(move |_| test.clone(), start, limit, jobs)
+}
+
+/// [`hunt`] with each seed's own test (a swarm's: `SimArgs::test`).
+pub fn hunt_with<F>(test_of: F, start: u64, limit: u64, jobs: usize) -> Hunt
+where
+    F: Fn(u64) -> SimTest + Clone + Send + Sync + 'static,
+{
     let jobs = jobs.max(1);
     let batch = 2 * jobs as u64;
     let mut hunt = Hunt {
@@ -32,17 +42,24 @@ pub fn hunt(test: &SimTest, start: u64, limit: u64, jobs: usize) -> Hunt {
     let mut next = start;
     while hunt.found.is_none() && next < start + limit {
         let end = (next + batch).min(start + limit);
-        let make = {
-            let test = test.clone();
-            move |_rt| run_test(test)
+        let run = {
+            let test_of = test_of.clone();
+            move |seed: u64| {
+                let test = test_of(seed);
+                let history = simulate(seed, {
+                    let test = test.clone();
+                    move |_rt| run_test(test)
+                });
+                test.check(&history).valid
+            }
         };
-        run_iterations(next..end, jobs, make, |seed, outcome| {
+        run_seeds(next..end, jobs, run, |seed, outcome| {
             if hunt.found.is_some() {
                 return;
             }
             hunt.iterations += 1;
             match outcome {
-                Ok(history) => match test.check(&history).valid {
+                Ok(verdict) => match verdict {
                     Validity::Valid => {}
                     Validity::Invalid => hunt.found = Some(seed),
                     Validity::Unknown => hunt.other.push((seed, "unknown".to_string())),

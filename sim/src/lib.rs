@@ -19,9 +19,12 @@ pub mod network;
 pub mod options;
 pub mod restate;
 pub mod runtime;
+pub mod shrink;
+pub mod swarm;
+pub mod sweep;
 pub mod test_run;
 
-pub use bug_hunt::{hunt, Hunt};
+pub use bug_hunt::{hunt, hunt_with, Hunt};
 pub use iteration::{
     check_determinism, run_iteration, run_iterations, run_seeds, DeterminismError,
 };

@@ -48,8 +48,8 @@ fn every_bug_is_found_within_200_iterations_and_its_seeds_are_valid_without_it()
         assert!(
             bad.is_empty(),
             "{} under {} without {bug}: {bad:?}",
-            test.workload,
-            test.nemesis
+            test.workloads,
+            test.nemesis_name()
         );
     }
 }

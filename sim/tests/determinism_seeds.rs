@@ -38,7 +38,8 @@ fn divergent(seeds: Range<u64>, test_of: TestOf) -> Vec<String> {
             let t = test_of(*seed);
             bad.push(format!(
                 "seed {seed} ({} under {}) differs at op {line}: {x:?} vs {y:?}",
-                t.workload, t.nemesis
+                t.workloads,
+                t.nemesis_name()
             ));
         }
     }
@@ -50,6 +51,21 @@ fn spread(seed: u64) -> SimTest {
     let fault = Fault::ALL[(seed % faults) as usize];
     let workload = Workload::ALL[((seed / faults) % Workload::ALL.len() as u64) as usize];
     SimTest::defaults(workload, fault, BugSet::new())
+}
+
+/// A swarm seed's own configuration (`sim` without --workload / --nemesis).
+fn swarm(seed: u64) -> SimTest {
+    jepsen_sim::options::SimArgs::from_flags::<&str>(&[])
+        .unwrap()
+        .test(seed)
+        .unwrap()
+}
+
+/// Swarm seeds mix workloads and overlapping fault episodes on 3 or 5 nodes.
+#[test]
+fn eighty_swarm_seeds_replay_exactly() {
+    let bad = divergent(500..580, swarm);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]

@@ -130,10 +130,33 @@ impl CheckResult {
             }
             match value.get("error").and_then(|e| e.as_name()) {
                 Some(error) => parts.push(format!("{name}: {error}")),
-                None => parts.push(format!(
-                    "{name}: {}",
-                    valid.map_or("unknown", Validity::name)
-                )),
+                None => {
+                    // A workload of several: its own checkers' results, one level down.
+                    let inner: Vec<String> = match value {
+                        Value::Map(entries) => entries
+                            .iter()
+                            .filter_map(|(k, v)| {
+                                let v_valid = v.get("valid?").and_then(Validity::from_value)?;
+                                (v_valid != Validity::Valid).then(|| {
+                                    let why = v
+                                        .get("error")
+                                        .and_then(|e| e.as_name())
+                                        .unwrap_or(v_valid.name());
+                                    format!("{name}/{}: {why}", k.as_name().unwrap_or("?"))
+                                })
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    if inner.is_empty() {
+                        parts.push(format!(
+                            "{name}: {}",
+                            valid.map_or("unknown", Validity::name)
+                        ));
+                    } else {
+                        parts.extend(inner);
+                    }
+                }
             }
         }
         if parts.is_empty() {

@@ -5,9 +5,10 @@
 //! it ran with.
 
 use super::linearizable::{KeySplit, Linearizable};
-use super::{compose, Checker};
-use crate::history::Value;
+use super::{compose, CheckOptions, CheckResult, Checker, Validity};
+use crate::history::{History, Op, Value};
 use crate::model::{model_names, ModelKind};
+use std::ops::Range;
 
 /// Every checker name the registry knows.
 pub const CHECKER_NAMES: &[&str] = &[
@@ -34,12 +35,52 @@ pub struct CheckerChoice {
     pub key_split: Option<String>,
     /// set-full's `linearizable?` option: stale reads are invalid.
     pub linearizable_reads: bool,
+    /// Several workloads in one history: each part's checkers judge only the ops of its
+    /// client threads (and the nemesis's); the checkers above judge the whole history.
+    pub parts: Vec<CheckerPart>,
+}
+
+/// The checkers of one workload of several in a history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckerPart {
+    /// The workload's name; its result is kept under it.
+    pub name: String,
+    /// Its client threads; a process runs on thread `process mod concurrency`.
+    pub threads: Range<usize>,
+    pub concurrency: usize,
+    pub choice: CheckerChoice,
+}
+
+/// Judges the ops of one part's threads (and every non-client op) with its checker.
+struct PartChecker {
+    threads: Range<usize>,
+    concurrency: usize,
+    checker: Box<dyn Checker>,
+}
+
+impl Checker for PartChecker {
+    fn check(&self, history: &History, opts: &CheckOptions) -> CheckResult {
+        let mine = |op: &Op| match op.process.clone().client() {
+            Some(p) => self
+                .threads
+                .contains(&(p as usize % self.concurrency.max(1))),
+            None => true,
+        };
+        let ops: Vec<Op> = history.ops.iter().filter(|op| mine(op)).cloned().collect();
+        match History::from_ops(ops) {
+            Ok(part) => self.checker.check(&part, opts),
+            Err(e) => CheckResult::new(Validity::Unknown).with(
+                "error",
+                Value::Str(format!("the part's history: {}", e.message)),
+            ),
+        }
+    }
 }
 
 /// Builds the composed checker, or a one-line error naming the bad input and the fix.
 pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
     let mut names = choice.checkers.clone();
-    if names.is_empty() && choice.model.is_none() {
+    if names.is_empty() && choice.model.is_none() && choice.parts.is_empty() {
         return Err(format!(
             "no checker given: pass --model M (for linearizable) or --checker C, with C one of {}",
             CHECKER_NAMES.join(", ")
@@ -59,6 +100,17 @@ pub fn build(choice: &CheckerChoice) -> Result<Box<dyn Checker>, String> {
     for name in names {
         let checker = build_one(&name, choice)?;
         checkers.push((name, checker));
+    }
+    for part in &choice.parts {
+        let checker = build(&part.choice).map_err(|e| format!("{}: {e}", part.name))?;
+        checkers.push((
+            part.name.clone(),
+            Box::new(PartChecker {
+                threads: part.threads.clone(),
+                concurrency: part.concurrency,
+                checker,
+            }),
+        ));
     }
     Ok(Box::new(compose(checkers)))
 }
@@ -107,7 +159,7 @@ impl CheckerChoice {
     /// The fields a stored test map (`test.json`) records for this choice.
     pub fn to_fields(&self) -> Vec<(Value, Value)> {
         let name = |s: &Option<String>| s.clone().map(Value::Str).unwrap_or(Value::Nil);
-        vec![
+        let mut fields = vec![
             (
                 Value::keyword("checkers"),
                 Value::Vec(
@@ -127,7 +179,29 @@ impl CheckerChoice {
                 Value::keyword("linearizable-reads"),
                 Value::Bool(self.linearizable_reads),
             ),
-        ]
+        ];
+        if !self.parts.is_empty() {
+            let parts = self.parts.iter().map(|p| {
+                let mut fields = vec![
+                    (Value::keyword("name"), Value::Str(p.name.clone())),
+                    (
+                        Value::keyword("threads"),
+                        Value::Vec(vec![
+                            Value::Int(p.threads.start as i64),
+                            Value::Int(p.threads.end as i64),
+                        ]),
+                    ),
+                    (
+                        Value::keyword("concurrency"),
+                        Value::Int(p.concurrency as i64),
+                    ),
+                ];
+                fields.extend(p.choice.to_fields());
+                Value::Map(fields)
+            });
+            fields.push((Value::keyword("parts"), Value::Vec(parts.collect())));
+        }
+        fields
     }
 
     /// Reads the choice back from a stored test map.
@@ -152,6 +226,38 @@ impl CheckerChoice {
             initial: test.get("initial").filter(|v| !v.is_nil()).cloned(),
             key_split: name("key-split"),
             linearizable_reads: matches!(test.get("linearizable-reads"), Some(Value::Bool(true))),
+            parts: match test.get("parts") {
+                None | Some(Value::Nil) => Vec::new(),
+                Some(parts) => parts
+                    .as_slice()
+                    .ok_or("test.json: `parts` must be a list")?
+                    .iter()
+                    .map(CheckerPart::from_value)
+                    .collect::<Result<_, _>>()?,
+            },
+        })
+    }
+}
+
+impl CheckerPart {
+    fn from_value(v: &Value) -> Result<CheckerPart, String> {
+        let bad = || {
+            "test.json: each of `parts` needs a name, threads [from to] and concurrency".to_string()
+        };
+        let name = v.get("name").and_then(Value::as_name).ok_or_else(bad)?;
+        let threads = match v.get("threads").and_then(Value::as_slice) {
+            Some([Value::Int(a), Value::Int(b)]) if 0 <= *a && a <= b => *a as usize..*b as usize,
+            _ => return Err(bad()),
+        };
+        let concurrency = match v.get("concurrency") {
+            Some(Value::Int(c)) if *c > 0 => *c as usize,
+            _ => return Err(bad()),
+        };
+        Ok(CheckerPart {
+            name: name.to_string(),
+            threads,
+            concurrency,
+            choice: CheckerChoice::from_test(v)?,
         })
     }
 }

@@ -60,6 +60,18 @@ impl std::error::Error for BadAction {}
 
 impl Action {
     /// The action's name, the key of its encoding.
+    /// Whether this action inflicts a fault (rather than undoing one).
+    pub fn inflicts(&self) -> bool {
+        matches!(
+            self,
+            Action::Partition(_)
+                | Action::Kill(_)
+                | Action::Pause(_)
+                | Action::WipePartitionStore(_)
+                | Action::Shape(_)
+        )
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Action::Partition(_) => "partition",

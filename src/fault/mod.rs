@@ -10,11 +10,13 @@
 //! Jepsen's `jepsen.nemesis` grudges do; a node absent from the map drops nothing.
 
 pub mod action;
+pub mod episodes;
 pub mod nemesis;
 pub mod plan;
 pub mod schedule;
 
 pub use action::{Action, InForce, Netem};
+pub use episodes::FaultTiming;
 pub use nemesis::{FaultEffector, FaultNemesis};
 pub use plan::FaultOptions;
 pub use schedule::{Schedule, SCHEDULE_JSON};
@@ -136,6 +138,31 @@ impl fmt::Display for UnknownFault {
 }
 
 impl std::error::Error for UnknownFault {}
+
+/// Faults from a comma-separated list of names (`none` alone: no fault), each once.
+pub fn parse_faults(text: &str) -> Result<Vec<Fault>, String> {
+    let mut faults = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let fault: Fault = name.parse().map_err(|e: UnknownFault| e.to_string())?;
+        if fault == Fault::None {
+            continue;
+        }
+        if faults.contains(&fault) {
+            return Err(format!("{fault} is given twice"));
+        }
+        faults.push(fault);
+    }
+    Ok(faults)
+}
+
+/// The names of `faults` joined by commas, `none` for no fault.
+pub fn faults_name(faults: &[Fault]) -> String {
+    if faults.is_empty() {
+        return Fault::None.name().to_string();
+    }
+    let names: Vec<&str> = faults.iter().map(|f| f.name()).collect();
+    names.join(",")
+}
 
 impl FromStr for Fault {
     type Err = UnknownFault;

@@ -34,6 +34,8 @@ enum Source {
 /// The nemesis of a test: `start` inflicts its fault (or the fault an op's value names),
 /// `stop` ends it (or every fault in force), teardown heals whatever is left.
 pub struct FaultNemesis {
+    /// The faults it may be asked for; an op that names none inflicts the first.
+    faults: Vec<Fault>,
     fault: Fault,
     nodes: Vec<String>,
     options: FaultOptions,
@@ -43,16 +45,18 @@ pub struct FaultNemesis {
 }
 
 impl FaultNemesis {
-    /// A nemesis drawing `fault`'s victims among `nodes` (logical names) from `rng`.
+    /// A nemesis drawing the victims of `faults` (an op that names no fault inflicts the
+    /// first) among `nodes` (logical names) from `rng`.
     pub fn planned(
-        fault: Fault,
+        faults: Vec<Fault>,
         nodes: Vec<String>,
         options: FaultOptions,
         rng: SharedRng,
         effector: Rc<dyn FaultEffector>,
     ) -> FaultNemesis {
         FaultNemesis {
-            fault,
+            fault: faults.first().copied().unwrap_or(Fault::None),
+            faults,
             nodes,
             options,
             source: Source::Plan { rng },
@@ -69,6 +73,7 @@ impl FaultNemesis {
         effector: Rc<dyn FaultEffector>,
     ) -> FaultNemesis {
         FaultNemesis {
+            faults: vec![fault],
             fault,
             nodes: schedule.nodes.clone(),
             options: FaultOptions::default(),
@@ -127,10 +132,13 @@ impl FaultNemesis {
 impl Nemesis for FaultNemesis {
     fn setup(&mut self) -> LocalBoxFuture<'_, Result<(), ClientError>> {
         Box::pin(async move {
-            self.effector
-                .prepare(self.fault)
-                .await
-                .map_err(|e| ClientError::new("nemesis", e))
+            for fault in self.faults.clone() {
+                self.effector
+                    .prepare(fault)
+                    .await
+                    .map_err(|e| ClientError::new("nemesis", e))?;
+            }
+            Ok(())
         })
     }
 
@@ -198,7 +206,7 @@ mod tests {
         let recorder = Rc::new(Recorder::default());
         let rng = Rc::new(RefCell::new(seeded_rng(3, "nemesis")));
         let mut planned = FaultNemesis::planned(
-            Fault::PartitionRandomHalves,
+            vec![Fault::PartitionRandomHalves],
             nodes.clone(),
             FaultOptions::default(),
             rng,
@@ -234,7 +242,7 @@ mod tests {
         let rng = Rc::new(RefCell::new(seeded_rng(3, "nemesis")));
         let nodes: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
         let mut n = FaultNemesis::planned(
-            Fault::KillRandomNode,
+            vec![Fault::KillRandomNode],
             nodes,
             FaultOptions::default(),
             rng,

@@ -8,7 +8,8 @@
 //!  "ops": [{"time": 1000000000, "f": "start", "value": null, "actions": [{"kill": "n2"}]}, …]}
 //! ```
 
-use super::action::{actions_of, actions_value, Action};
+use super::action::{actions_of, actions_value, Action, InForce};
+use super::Grudge;
 use crate::generator::{seq, template, Gen};
 use crate::history::{History, Process, Value};
 use std::fmt;
@@ -82,6 +83,74 @@ impl Schedule {
     /// Every action, in order.
     pub fn actions(&self) -> impl Iterator<Item = &Action> {
         self.ops.iter().flat_map(|o| o.actions.iter())
+    }
+
+    /// How many actions inflict a fault (partition, kill, pause, wipe, shape): a
+    /// schedule's size, as shrinking counts it (each heal only undoes one of them).
+    pub fn fault_count(&self) -> usize {
+        self.actions().filter(|a| a.inflicts()).count()
+    }
+
+    /// The schedule on `nodes` only, with every action that would do nothing left out: a
+    /// heal of what is not in force, a start of a running node, a kill of a killed one,
+    /// an action on a node not in `nodes`; then ops left with no action. What shrinking
+    /// replays after it removed some of a schedule's faults.
+    pub fn effective(&self, nodes: &[String]) -> Schedule {
+        let known = |n: &String| nodes.contains(n);
+        let mut in_force = InForce::default();
+        let mut ops = Vec::new();
+        for op in &self.ops {
+            let mut actions = Vec::new();
+            for action in &op.actions {
+                let kept = match action {
+                    Action::Partition(g) => {
+                        let g: Grudge = g
+                            .iter()
+                            .filter(|(n, _)| known(n))
+                            .map(|(n, from)| {
+                                (
+                                    n.clone(),
+                                    from.iter().filter(|m| known(m)).cloned().collect(),
+                                )
+                            })
+                            .filter(|(_, from): &(String, std::collections::BTreeSet<String>)| {
+                                !from.is_empty()
+                            })
+                            .collect();
+                        (!g.is_empty()).then_some(Action::Partition(g))
+                    }
+                    Action::HealNetwork => (!in_force.grudge.is_empty()).then(|| action.clone()),
+                    Action::Kill(n) => {
+                        (known(n) && !in_force.killed.contains(n)).then(|| action.clone())
+                    }
+                    Action::Start(n) | Action::WipePartitionStore(n) => {
+                        in_force.killed.contains(n).then(|| action.clone())
+                    }
+                    Action::Pause(n) => {
+                        (known(n) && !in_force.killed.contains(n) && !in_force.paused.contains(n))
+                            .then(|| action.clone())
+                    }
+                    Action::Resume(n) => in_force.paused.contains(n).then(|| action.clone()),
+                    Action::Shape(_) => Some(action.clone()),
+                    Action::Unshape => in_force.shaped.is_some().then(|| action.clone()),
+                };
+                if let Some(a) = kept {
+                    in_force.apply(&a);
+                    actions.push(a);
+                }
+            }
+            if !actions.is_empty() {
+                ops.push(ScheduledOp {
+                    actions,
+                    ..op.clone()
+                });
+            }
+        }
+        Schedule {
+            nodes: self.nodes.iter().filter(|n| known(n)).cloned().collect(),
+            time_limit: self.time_limit,
+            ops,
+        }
     }
 
     /// The schedule as JSON.

@@ -77,6 +77,7 @@ pub use fixed_rands::JEPSEN_TEST_SEED;
 pub use thread_set::ThreadSet;
 pub use threads::{
     clients, clients_with_nemesis, each_process, each_thread, nemesis, on_threads, reserve,
+    reserve_from,
 };
 pub use timing::{cycle_times, delay, stagger, time_limit};
 pub use transform::{f_map, filter, map, map_ctx, on_update, validate};

@@ -290,9 +290,20 @@ impl Generator for Reserve {
 /// included) to `reads`. Each generator sees only its threads and gets only their
 /// updates.
 pub fn reserve<T: IntoGen>(reserved: Vec<(usize, T)>, default: impl IntoGen) -> Gen {
+    reserve_from(0, reserved, default)
+}
+
+/// [`reserve`] with the reserved ranges starting at client thread `first` instead of 0:
+/// inside a generator that sees only threads `first…` (a workload of several, see
+/// `workload::WorkloadMix`), its own reservations count from its first thread.
+pub fn reserve_from<T: IntoGen>(
+    first: usize,
+    reserved: Vec<(usize, T)>,
+    default: impl IntoGen,
+) -> Gen {
     let mut ranges = Vec::new();
     let mut gens = Vec::new();
-    let mut start = 0;
+    let mut start = first;
     for (count, gen) in reserved {
         ranges.push((start, start + count));
         gens.push(Some(gen.into_gen()));

@@ -6,6 +6,7 @@
 //! The four are restatedev/jepsen's: `set-vo`, `set-mds`, `register-vo`, `register-mds`,
 //! with its schedule ([`schedule`]) and checkers ([`Workload::checkers`]).
 
+pub mod mix;
 pub mod outcome;
 pub mod register;
 pub mod set;
@@ -13,10 +14,9 @@ pub mod transport;
 
 use crate::checker::registry::CheckerChoice;
 use crate::fault::Schedule;
-use crate::generator::{
-    any, cycle, log, nemesis, once, op, phases, sleep, stagger, time_limit, Gen,
-};
+use crate::generator::{any, cycle, log, nemesis, once, op, phases, sleep, time_limit, Gen};
 use crate::runtime::{Client, SharedRng};
+pub use mix::WorkloadMix;
 use register::{RegisterApi, RegisterClient};
 use set::{SetApi, SetClient};
 use std::fmt;
@@ -74,18 +74,26 @@ impl Workload {
 
     /// The client operations, without timing: sets add and read; registers work key by key.
     pub fn ops(self, opts: &WorkloadOptions) -> Gen {
-        self.ops_from(opts, 0)
+        self.ops_on(opts, 0..opts.concurrency, 0)
     }
 
-    /// [`Workload::ops`] with set elements counted from `first`: the phase after the final
-    /// heal adds elements of its own, since adding an element again would hide its loss.
-    /// The register workloads start over at key 0: the phase after the heal revisits the
-    /// keys, so a write lost in a fault shows in their reads.
-    pub fn ops_from(self, opts: &WorkloadOptions, first: i64) -> Gen {
+    /// [`Workload::ops`] on client threads `threads`, with set elements counted from
+    /// `first`: the phase after the final heal adds elements of its own, since adding an
+    /// element again would hide its loss. The register workloads start over at key 0: the
+    /// phase after the heal revisits the keys, so a write lost in a fault shows in their
+    /// reads.
+    pub fn ops_on(
+        self,
+        opts: &WorkloadOptions,
+        threads: std::ops::Range<usize>,
+        first: i64,
+    ) -> Gen {
+        let n = threads.len();
         if self.is_set() {
-            set::set_ops_from(opts.concurrency, first)
+            set::set_ops_from(threads.start, n, first)
         } else {
-            register::register_ops_by_key(opts.concurrency, opts.threads_per_key, opts.ops_per_key)
+            let per_key = opts.threads_per_key.min(n);
+            register::register_ops_by_key_from(threads.start, n, per_key, opts.ops_per_key)
         }
     }
 
@@ -132,6 +140,11 @@ impl FromStr for Workload {
                 format!("unknown workload {s:?}: use one of {}", names.join(", "))
             })
     }
+}
+
+/// Workloads from a comma-separated list of names.
+pub fn parse_workloads(text: &str) -> Result<Vec<Workload>, String> {
+    text.split(',').map(|w| w.trim().parse()).collect()
 }
 
 /// How hard and how long a workload runs.
@@ -189,35 +202,45 @@ pub fn parse_concurrency(text: &str, nodes: usize) -> Result<usize, String> {
 /// first phase can reach (it issues at most `rate × time-limit` ops).
 pub const AFTER_HEAL_FIRST: i64 = 1_000_000_000;
 
-/// restatedev/jepsen's schedule: the workload at `rate` for `time_limit`, with the nemesis
-/// cycling `[sleep, start, sleep, stop]`; then a final `stop` ("Healing cluster"); then
-/// the workload again for `heal_time`. Without a nemesis, the workload for `time_limit`.
-/// Unlike the original, the register workloads get faults too.
-pub fn schedule(workload: Workload, opts: &WorkloadOptions) -> Gen {
+/// restatedev/jepsen's schedule: the workloads at `rate` for `time_limit`, with the
+/// nemesis cycling `[sleep, start, sleep, stop]`; then a final `stop` ("Healing
+/// cluster"); then the workloads again for `heal_time`. Without a nemesis, the workloads
+/// for `time_limit`. Unlike the original, the register workloads get faults too.
+pub fn schedule(workloads: &WorkloadMix, opts: &WorkloadOptions) -> Gen {
     let faults = cycle(vec![
         sleep(opts.fault_interval),
         op("start"),
         sleep(opts.fault_interval),
         op("stop"),
     ]);
-    schedule_with_faults(workload, opts, time_limit(opts.time_limit, faults))
+    schedule_with_faults(workloads, opts, time_limit(opts.time_limit, faults))
 }
 
-/// [`schedule`] with the nemesis replaying `faults`' ops at their recorded offsets instead
-/// of its cycle (the final heal and the phase after it stay the test's own). Every
-/// scheduled op before the time limit is performed, even if the world falls behind.
-pub fn replay_schedule(workload: Workload, opts: &WorkloadOptions, faults: &Schedule) -> Gen {
+/// [`schedule`] with the nemesis's part of the first phase given: the ops of a schedule
+/// being replayed ([`Schedule::replay_gen`]) or of drawn fault episodes
+/// ([`crate::fault::episodes`]), performed at their offsets (the final heal and the
+/// phase after it stay the test's own). Every op before the time limit is performed,
+/// even if the world falls behind.
+pub fn schedule_with_nemesis_ops(
+    workloads: &WorkloadMix,
+    opts: &WorkloadOptions,
+    faults: Gen,
+) -> Gen {
     let opts = WorkloadOptions {
         with_nemesis: true,
         ..opts.clone()
     };
-    schedule_with_faults(workload, &opts, faults.replay_gen(opts.time_limit))
+    schedule_with_faults(workloads, &opts, faults)
+}
+
+/// [`schedule_with_nemesis_ops`] replaying `faults`.
+pub fn replay_schedule(workloads: &WorkloadMix, opts: &WorkloadOptions, faults: &Schedule) -> Gen {
+    schedule_with_nemesis_ops(workloads, opts, faults.replay_gen(opts.time_limit))
 }
 
 /// The schedule with `faults` (which must end) as the nemesis's part of the first phase.
-fn schedule_with_faults(workload: Workload, opts: &WorkloadOptions, faults: Gen) -> Gen {
-    let dt = Duration::from_secs_f64(1.0 / opts.rate.max(1e-9));
-    let clients = |first: i64| stagger(dt, workload.ops_from(opts, first));
+fn schedule_with_faults(workloads: &WorkloadMix, opts: &WorkloadOptions, faults: Gen) -> Gen {
+    let clients = |first: i64| workloads.ops_from(opts, first);
     if !opts.with_nemesis {
         return time_limit(opts.time_limit, clients(0));
     }

@@ -12,7 +12,7 @@
 use super::outcome::{from_status, from_transport_error, json_to_value, unreadable};
 use super::transport::{Request, Response, Transport, TransportError, ADMIN_PORT, INGRESS_PORT};
 use crate::generator::{
-    clients, fn_op, lazy_seq, limit, map, mix, op, repeat, reserve, template, Gen,
+    clients, fn_op, lazy_seq, limit, map, mix, op, repeat, reserve_from, template, Gen,
 };
 use crate::history::{Op, OpType, Value};
 use crate::runtime::{Client, ClientError, LocalBoxFuture, SharedRng};
@@ -228,6 +228,16 @@ pub fn register_ops() -> Gen {
 /// `threads_per_key`; each group works through its own keys (group g of G takes keys g,
 /// g+G, g+2G, …), `ops_per_key` ops on each, every op's value wrapped as `[key value]`.
 pub fn register_ops_by_key(concurrency: usize, threads_per_key: usize, ops_per_key: u64) -> Gen {
+    register_ops_by_key_from(0, concurrency, threads_per_key, ops_per_key)
+}
+
+/// [`register_ops_by_key`] on the `concurrency` client threads from `first_thread` on.
+pub fn register_ops_by_key_from(
+    first_thread: usize,
+    concurrency: usize,
+    threads_per_key: usize,
+    ops_per_key: u64,
+) -> Gen {
     let per_key = threads_per_key.clamp(1, concurrency.max(1));
     let groups = (concurrency / per_key).max(1);
     let group = move |g: usize| {
@@ -246,5 +256,5 @@ pub fn register_ops_by_key(concurrency: usize, threads_per_key: usize, ops_per_k
         })
     };
     let reserved = (0..groups - 1).map(|g| (per_key, group(g))).collect();
-    clients(reserve(reserved, group(groups - 1)))
+    clients(reserve_from(first_thread, reserved, group(groups - 1)))
 }

@@ -9,13 +9,16 @@
 
 use super::outcome::{from_status, from_transport_error, unreadable};
 use super::transport::{Request, Response, Transport, TransportError, ADMIN_PORT, INGRESS_PORT};
-use crate::generator::{clients, lazy_seq, op, op_value, repeat, reserve, Gen};
+use crate::generator::{clients, lazy_seq, op, op_value, repeat, reserve_from, Gen};
 use crate::history::{Op, OpType, Value};
 use crate::runtime::{Client, ClientError, LocalBoxFuture};
 use std::rc::Rc;
 
 /// The one set every client works on.
 pub const SET_KEY: &str = "jepsen-set";
+/// How often set-mds's setup tries to create the set.
+const SETUP_ATTEMPTS: usize = 10;
+
 /// Client threads reserved for reads (restatedev/jepsen: 5); the rest add.
 pub const READERS: usize = 5;
 
@@ -156,21 +159,24 @@ impl Client for SetClient {
             if self.api == SetApi::VirtualObject {
                 return Ok(());
             }
-            let request = Request::new("PUT", ADMIN_PORT, format!("/metadata/{SET_KEY}"))
-                .header("if-match", "*")
-                .header("etag", "1")
-                .json(&serde_json::json!([]));
-            match self.send(request).await {
-                Ok(r) if (200..300).contains(&r.status) => Ok(()),
-                Ok(r) => Err(ClientError::new(
-                    "setup",
-                    format!("creating the set answered {}", r.status),
-                )),
-                Err(e) => Err(ClientError::new(
-                    "setup",
-                    format!("creating the set: {e:?}"),
-                )),
+            // Before any op runs, the write is idempotent: retried a few times, so that
+            // one lost request or a node still electing does not end the test.
+            let mut last = String::new();
+            for _ in 0..SETUP_ATTEMPTS {
+                let request = Request::new("PUT", ADMIN_PORT, format!("/metadata/{SET_KEY}"))
+                    .header("if-match", "*")
+                    .header("etag", "1")
+                    .json(&serde_json::json!([]));
+                match self.send(request).await {
+                    Ok(r) if (200..300).contains(&r.status) => return Ok(()),
+                    Ok(r) => last = format!("creating the set answered {}", r.status),
+                    Err(e) => last = format!("creating the set: {e:?}"),
+                }
             }
+            Err(ClientError::new(
+                "setup",
+                format!("{last} ({SETUP_ATTEMPTS} attempts)"),
+            ))
         })
     }
 
@@ -194,13 +200,18 @@ impl Client for SetClient {
 /// 2, … (each element once, across all adders). With fewer than `2 × READERS` threads,
 /// half of them (at least one) read, so that some always add.
 pub fn set_ops(concurrency: usize) -> Gen {
-    set_ops_from(concurrency, 0)
+    set_ops_from(0, concurrency, 0)
 }
 
-/// [`set_ops`] adding `first`, `first + 1`, … (a later phase of the same test must never
-/// add an element again: a re-add would hide the loss of the first one).
-pub fn set_ops_from(concurrency: usize, first: i64) -> Gen {
+/// [`set_ops`] on the `concurrency` client threads from `first_thread` on, adding `first`,
+/// `first + 1`, … (a later phase of the same test must never add an element again: a
+/// re-add would hide the loss of the first one).
+pub fn set_ops_from(first_thread: usize, concurrency: usize, first: i64) -> Gen {
     let readers = READERS.min(concurrency / 2).max(1);
     let adds = lazy_seq(move |i| Some(op_value("add", first + i as i64)));
-    clients(reserve(vec![(readers, repeat(op("read")))], adds))
+    clients(reserve_from(
+        first_thread,
+        vec![(readers, repeat(op("read")))],
+        adds,
+    ))
 }

@@ -74,7 +74,7 @@ pub fn sim_nemesis(cluster: Rc<RefCell<SimCluster>>, fault: Fault, rng: SharedRn
     let nodes = cluster.borrow().nodes();
     let options: FaultOptions = cluster.borrow().options().faults.clone();
     FaultNemesis::planned(
-        fault,
+        vec![fault],
         nodes,
         options,
         rng,

@@ -1,0 +1,387 @@
+//! Shrinking a failing seed: smaller runs that still fail the same way, each candidate a
+//! deterministic re-run of the same seed. The failing run is first turned into its fault
+//! schedule (replayed, it fails as the original did); then, greedily, while the run
+//! keeps failing: fewer workloads, fewer faults in its schedule (delta debugging over
+//! the inflicted actions, the heals that undo nothing dropped with them:
+//! [`Schedule::effective`]), a shorter time limit, a lower rate, fewer clients, fewer
+//! nodes, a shorter heal time. "The same way": the candidate's verdict is the original's,
+//! and the checkers that fail in it are some of those that failed in the original.
+
+use crate::iteration::run_iteration;
+use crate::test_run::{run_test, SimTest};
+use jepsen_core::checker::{CheckResult, Validity};
+use jepsen_core::fault::Schedule;
+use jepsen_core::history::{History, Value};
+use jepsen_core::workload::WorkloadMix;
+use std::time::Duration;
+
+/// How big a run is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSize {
+    /// Faults inflicted (partitions, kills, pauses, wipes, shapings) before the final heal.
+    pub fault_actions: usize,
+    /// Client invocations.
+    pub client_ops: usize,
+    pub nodes: usize,
+    pub workloads: usize,
+    pub clients: usize,
+    pub time_limit: Duration,
+}
+
+impl RunSize {
+    fn of(test: &SimTest, history: &History) -> RunSize {
+        let schedule = schedule_of(test, history);
+        RunSize {
+            fault_actions: schedule.fault_count(),
+            client_ops: history
+                .ops
+                .iter()
+                .filter(|o| o.is_client() && o.is_invoke())
+                .count(),
+            nodes: test.nodes,
+            workloads: test.workloads.parts.len(),
+            clients: test.workload_options.concurrency,
+            time_limit: test.workload_options.time_limit,
+        }
+    }
+
+    /// E.g. `3 fault actions, 412 client ops, 5 nodes, 2 workloads, 10 clients, 8.2 s`.
+    pub fn text(&self) -> String {
+        format!(
+            "{} fault actions, {} client ops, {} nodes, {} workloads, {} clients, {} s",
+            self.fault_actions,
+            self.client_ops,
+            self.nodes,
+            self.workloads,
+            self.clients,
+            self.time_limit.as_secs_f64()
+        )
+    }
+}
+
+/// What shrinking found.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The smallest failing test found; it replays its schedule (`test.schedule`).
+    pub test: SimTest,
+    pub before: RunSize,
+    pub after: RunSize,
+    /// Candidate runs tried.
+    pub runs: usize,
+}
+
+/// The schedule of `history`'s faults before the final heal (the heal is the test's own).
+fn schedule_of(test: &SimTest, history: &History) -> Schedule {
+    let time_limit = test.workload_options.time_limit;
+    let mut schedule = Schedule::from_history(history, &test.node_names(), Some(time_limit));
+    let before = time_limit.as_nanos() as i64;
+    schedule.ops.retain(|o| o.time < before);
+    schedule
+}
+
+/// The names of the checkers that did not pass.
+fn failing_checkers(result: &CheckResult) -> Vec<String> {
+    result
+        .details
+        .iter()
+        .filter(|(_, v)| {
+            v.get("valid?")
+                .and_then(Validity::from_value)
+                .is_none_or(|valid| valid != Validity::Valid)
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// One seed's runs, judged against the original failure.
+struct Runner {
+    seed: u64,
+    verdict: Validity,
+    failing: Vec<String>,
+    runs: usize,
+}
+
+impl Runner {
+    /// The history of `test` if it fails the way the original did.
+    fn fails(&mut self, test: &SimTest) -> Option<History> {
+        self.runs += 1;
+        let candidate = test.clone();
+        let history = run_iteration(self.seed, move |_rt| run_test(candidate)).ok()?;
+        let result = test.check(&history);
+        let failing = failing_checkers(&result);
+        // The same failure: the same verdict, from some of the original's failing
+        // checkers and from no other.
+        let same = result.valid == self.verdict
+            && !failing.is_empty()
+            && failing.iter().all(|c| self.failing.contains(c));
+        same.then_some(history)
+    }
+}
+
+/// Shrinks the failure of `test` at `seed`; `Err` says why it cannot (the seed does not
+/// fail, or its schedule replayed does not fail).
+pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
+    let original = test.clone();
+    let history = run_iteration(seed, move |_rt| run_test(original))
+        .map_err(|e| format!("seed {seed} crashed: {e}"))?;
+    let result = test.check(&history);
+    if result.valid == Validity::Valid {
+        return Err(format!("seed {seed} is valid: nothing to shrink"));
+    }
+    let before = RunSize::of(test, &history);
+    let mut runner = Runner {
+        seed,
+        verdict: result.valid,
+        failing: failing_checkers(&result),
+        runs: 0,
+    };
+    // The run as its schedule: from here on every candidate replays a schedule.
+    let mut best = SimTest {
+        swarm: false,
+        schedule: Some(schedule_of(test, &history)),
+        ..test.clone()
+    };
+    let Some(mut best_history) = runner.fails(&best) else {
+        return Err(format!(
+            "seed {seed}: its fault schedule, replayed, does not fail the same way: cannot shrink"
+        ));
+    };
+    let mut progress = true;
+    let mut passes = 0;
+    while progress && passes < 4 {
+        progress = false;
+        passes += 1;
+        for candidate in fewer_workloads(&best) {
+            if let Some(h) = runner.fails(&candidate) {
+                (best, best_history, progress) = (candidate, h, true);
+                break;
+            }
+        }
+        if let Some((t, h)) = fewer_faults(&best, &mut runner) {
+            (best, best_history, progress) = (t, h, true);
+        }
+        type Shrinker = fn(&SimTest) -> Vec<SimTest>;
+        for shrinker in [
+            shorter_time_limit as Shrinker,
+            lower_rate,
+            fewer_clients,
+            fewer_nodes,
+            shorter_heal,
+        ] {
+            // Candidates smallest first: take the first that still fails.
+            for candidate in shrinker(&best) {
+                if let Some(h) = runner.fails(&candidate) {
+                    (best, best_history, progress) = (candidate, h, true);
+                    break;
+                }
+            }
+        }
+    }
+    let after = RunSize::of(&best, &best_history);
+    Ok(Shrunk {
+        test: best,
+        before,
+        after,
+        runs: runner.runs,
+    })
+}
+
+/// The test with `schedule`, made effective on its nodes.
+fn with_schedule(test: &SimTest, schedule: Schedule) -> SimTest {
+    SimTest {
+        schedule: Some(schedule.effective(&test.node_names())),
+        ..test.clone()
+    }
+}
+
+/// Delta debugging over the inflicted actions: removes chunks of them (halves, then
+/// quarters, … then single actions) while the run keeps failing.
+fn fewer_faults(test: &SimTest, runner: &mut Runner) -> Option<(SimTest, History)> {
+    let mut best: Option<(SimTest, History)> = None;
+    let mut current = test.schedule.clone()?;
+    let mut chunk = current.fault_count().div_ceil(2).max(1);
+    loop {
+        let total = current.fault_count();
+        if total == 0 {
+            break;
+        }
+        let mut start = 0;
+        let mut removed_any = false;
+        while start < current.fault_count() {
+            let candidate = without_faults(&current, start..start + chunk);
+            let t = with_schedule(test, candidate);
+            match runner.fails(&t) {
+                Some(h) => {
+                    current = t.schedule.clone().expect("set above");
+                    best = Some((t, h));
+                    removed_any = true;
+                }
+                None => start += chunk,
+            }
+        }
+        if chunk == 1 && !removed_any {
+            break;
+        }
+        if !removed_any {
+            chunk = chunk.div_ceil(2);
+        }
+    }
+    best
+}
+
+/// `schedule` without its inflicted actions numbered `drop` (in order, from 0).
+fn without_faults(schedule: &Schedule, drop: std::ops::Range<usize>) -> Schedule {
+    let mut n = 0;
+    let mut out = schedule.clone();
+    for op in &mut out.ops {
+        op.actions.retain(|a| {
+            if !a.inflicts() {
+                return true;
+            }
+            let keep = !drop.contains(&n);
+            n += 1;
+            keep
+        });
+    }
+    out
+}
+
+fn fewer_workloads(test: &SimTest) -> Vec<SimTest> {
+    let workloads = test.workloads.workloads();
+    if workloads.len() < 2 {
+        return Vec::new();
+    }
+    (0..workloads.len())
+        .filter_map(|drop| {
+            let kept: Vec<_> = workloads
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != drop)
+                .map(|(_, w)| *w)
+                .collect();
+            let mix = WorkloadMix::split(&kept, test.workload_options.concurrency).ok()?;
+            Some(SimTest {
+                workloads: mix,
+                ..test.clone()
+            })
+        })
+        .collect()
+}
+
+/// `s`, at least `floor`, rounded up to tenths of a second.
+fn tenths(s: f64, floor: f64) -> Duration {
+    Duration::from_secs_f64((s.max(floor) * 10.0).ceil() / 10.0)
+}
+
+fn shorter_time_limit(test: &SimTest) -> Vec<SimTest> {
+    let limit = test.workload_options.time_limit.as_secs_f64();
+    // At least up to the last fault of the schedule (and 1 s).
+    let last = test
+        .schedule
+        .as_ref()
+        .and_then(|s| s.ops.last())
+        .map_or(0.0, |o| o.time as f64 / 1e9);
+    [0.25, 0.5, 0.75]
+        .iter()
+        .map(|f| tenths(limit * f, 1.0f64.max(last + 0.1)))
+        .filter(|t| t.as_secs_f64() < limit)
+        .map(|t| {
+            let mut c = test.clone();
+            c.workload_options.time_limit = t;
+            if let Some(s) = &mut c.schedule {
+                s.time_limit = Some(t);
+            }
+            c
+        })
+        .collect()
+}
+
+fn lower_rate(test: &SimTest) -> Vec<SimTest> {
+    let rate = test.workload_options.rate;
+    [0.25, 0.5, 0.75]
+        .iter()
+        .map(|f| ((rate * f) * 10.0).round() / 10.0)
+        .filter(|r| *r >= 2.0 && *r < rate)
+        .map(|r| {
+            let mut c = test.clone();
+            c.workload_options.rate = r;
+            c
+        })
+        .collect()
+}
+
+fn fewer_clients(test: &SimTest) -> Vec<SimTest> {
+    let c = test.workload_options.concurrency;
+    let workloads = test.workloads.workloads();
+    let need: usize = workloads
+        .iter()
+        .map(|w| if w.is_set() { 2 } else { 1 })
+        .sum();
+    let mut sizes = vec![need.max(1), c / 2, 3 * c / 4];
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .filter(|n| *n >= need.max(1) && *n < c)
+        .filter_map(|n| {
+            let mix = WorkloadMix::split(&workloads, n).ok()?;
+            let mut t = test.clone();
+            t.workloads = mix;
+            t.workload_options.concurrency = n;
+            t.workload_options.threads_per_key = test.nodes.min(n);
+            Some(t)
+        })
+        .collect()
+}
+
+fn fewer_nodes(test: &SimTest) -> Vec<SimTest> {
+    if test.nodes <= 3 {
+        return Vec::new();
+    }
+    let mut t = test.clone();
+    t.nodes = 3;
+    t.replication = t.replication.min(2);
+    t.workload_options.threads_per_key = t.nodes.min(t.workload_options.concurrency);
+    if let Some(s) = test.schedule.clone() {
+        return vec![with_schedule(&t, s)];
+    }
+    vec![t]
+}
+
+fn shorter_heal(test: &SimTest) -> Vec<SimTest> {
+    let heal = test.workload_options.heal_time.as_secs_f64();
+    let floor = test.client_timeout.as_secs_f64() + 1.0;
+    [floor, (floor + heal) / 2.0]
+        .iter()
+        .map(|s| tenths(*s, floor))
+        .filter(|t| t.as_secs_f64() < heal)
+        .map(|t| {
+            let mut c = test.clone();
+            c.workload_options.heal_time = t;
+            c
+        })
+        .collect()
+}
+
+/// The sizes as a JSON-like value for the store.
+pub fn size_value(size: &RunSize) -> Value {
+    Value::Map(vec![
+        (
+            Value::keyword("fault-actions"),
+            Value::Int(size.fault_actions as i64),
+        ),
+        (
+            Value::keyword("client-ops"),
+            Value::Int(size.client_ops as i64),
+        ),
+        (Value::keyword("nodes"), Value::Int(size.nodes as i64)),
+        (
+            Value::keyword("workloads"),
+            Value::Int(size.workloads as i64),
+        ),
+        (Value::keyword("clients"), Value::Int(size.clients as i64)),
+        (
+            Value::keyword("time-limit"),
+            Value::Float(size.time_limit.as_secs_f64()),
+        ),
+    ])
+}
