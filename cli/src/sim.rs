@@ -320,22 +320,17 @@ fn shrink_and_keep(test: &SimTest, seed: u64, store: &Path) -> Result<(), Failur
             return Ok(());
         }
     };
-    let schedule_dir = store.join("shrunk");
-    let io = |e: std::io::Error| {
-        Failure::bad_input(format!("{}: cannot write: {e}", schedule_dir.display()))
-    };
-    std::fs::create_dir_all(&schedule_dir).map_err(io)?;
-    let schedule_file = schedule_dir.join(format!("seed-{seed}-schedule.json"));
-    let schedule = shrunk
-        .test
-        .schedule
-        .clone()
-        .expect("a shrunk test replays a schedule");
-    std::fs::write(&schedule_file, schedule.to_json()).map_err(io)?;
-    let small = SimTest {
-        schedule_file: Some(schedule_file.display().to_string()),
-        ..shrunk.test.clone()
-    };
+    let mut small = shrunk.test.clone();
+    if let Some(schedule) = &shrunk.test.schedule {
+        let schedule_dir = store.join("shrunk");
+        let io = |e: std::io::Error| {
+            Failure::bad_input(format!("{}: cannot write: {e}", schedule_dir.display()))
+        };
+        std::fs::create_dir_all(&schedule_dir).map_err(io)?;
+        let schedule_file = schedule_dir.join(format!("seed-{seed}-schedule.json"));
+        std::fs::write(&schedule_file, schedule.to_json()).map_err(io)?;
+        small.schedule_file = Some(schedule_file.display().to_string());
+    }
     // On a fresh thread, as every simulation (see jepsen_sim::iteration).
     let mut outcome = None;
     let keep = {

@@ -62,7 +62,8 @@ impl RunSize {
 /// What shrinking found.
 #[derive(Clone, Debug)]
 pub struct Shrunk {
-    /// The smallest failing test found; it replays its schedule (`test.schedule`).
+    /// The smallest failing test found; it replays its schedule (`test.schedule`) unless
+    /// the schedule replayed did not fail the same way (then its faults are drawn).
     pub test: SimTest,
     pub before: RunSize,
     pub after: RunSize,
@@ -119,7 +120,7 @@ impl Runner {
 }
 
 /// Shrinks the failure of `test` at `seed`; `Err` says why it cannot (the seed does not
-/// fail, or its schedule replayed does not fail).
+/// fail, or crashes).
 pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
     let original = test.clone();
     let history = run_iteration(seed, move |_rt| run_test(original))
@@ -135,20 +136,28 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
         failing: failing_checkers(&result),
         runs: 0,
     };
-    // The run as its schedule: from here on every candidate replays a schedule.
-    let mut best = SimTest {
+    // The run as its schedule, so that its faults can be taken away one by one. Should
+    // the replayed schedule not fail the same way (an op replayed at its recorded time
+    // may meet the cluster a moment apart), the rest of the shrinking goes on with the
+    // faults drawn as before.
+    let scripted = SimTest {
         swarm: false,
         schedule: Some(schedule_of(test, &history)),
         ..test.clone()
     };
-    let Some(mut best_history) = runner.fails(&best) else {
-        return Err(format!(
-            "seed {seed}: its fault schedule, replayed, does not fail the same way: cannot shrink"
-        ));
+    let (mut best, mut best_history) = match runner.fails(&scripted) {
+        Some(h) => (scripted, h),
+        None => (
+            SimTest {
+                swarm: false,
+                ..test.clone()
+            },
+            history,
+        ),
     };
     let mut progress = true;
     let mut passes = 0;
-    while progress && passes < 4 {
+    while progress && passes < 8 {
         progress = false;
         passes += 1;
         for candidate in fewer_workloads(&best) {
@@ -162,10 +171,14 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
         }
         type Shrinker = fn(&SimTest) -> Vec<SimTest>;
         for shrinker in [
-            shorter_time_limit as Shrinker,
+            without_nemesis as Shrinker,
+            earlier_faults,
+            shorter_time_limit,
             lower_rate,
             fewer_clients,
+            fewer_ops_per_key,
             fewer_nodes,
+            shorter_client_timeout,
             shorter_heal,
         ] {
             // Candidates smallest first: take the first that still fails.
@@ -268,6 +281,10 @@ fn fewer_workloads(test: &SimTest) -> Vec<SimTest> {
         .collect()
 }
 
+/// The fractions of a time or rate tried, smallest first: a failure that keeps under one
+/// is taken, the next pass tries again from there.
+const FRACTIONS: [f64; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
 /// `s`, at least `floor`, rounded up to tenths of a second.
 fn tenths(s: f64, floor: f64) -> Duration {
     Duration::from_secs_f64((s.max(floor) * 10.0).ceil() / 10.0)
@@ -281,9 +298,9 @@ fn shorter_time_limit(test: &SimTest) -> Vec<SimTest> {
         .as_ref()
         .and_then(|s| s.ops.last())
         .map_or(0.0, |o| o.time as f64 / 1e9);
-    [0.25, 0.5, 0.75]
+    FRACTIONS
         .iter()
-        .map(|f| tenths(limit * f, 1.0f64.max(last + 0.1)))
+        .map(|f| tenths(limit * f, 0.5f64.max(last + 0.1)))
         .filter(|t| t.as_secs_f64() < limit)
         .map(|t| {
             let mut c = test.clone();
@@ -296,12 +313,55 @@ fn shorter_time_limit(test: &SimTest) -> Vec<SimTest> {
         .collect()
 }
 
+/// No nemesis at all once no fault is left: no final heal and no phase after it.
+fn without_nemesis(test: &SimTest) -> Vec<SimTest> {
+    match &test.schedule {
+        Some(s) if s.fault_count() == 0 => vec![SimTest {
+            faults: Vec::new(),
+            fault_timing: None,
+            schedule: None,
+            ..test.clone()
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// The schedule's faults moved earlier (all by the same amount) and the time limit cut by
+/// as much: the ops before the first fault are often only the way to it.
+fn earlier_faults(test: &SimTest) -> Vec<SimTest> {
+    let Some(schedule) = &test.schedule else {
+        return Vec::new();
+    };
+    let Some(first) = schedule.ops.first().map(|o| o.time) else {
+        return Vec::new();
+    };
+    let lead = 200_000_000i64; // 0.2 s: the cluster and the clients are up by then.
+    let limit = test.workload_options.time_limit;
+    [first - lead, (first - lead) / 2]
+        .into_iter()
+        .filter(|shift| *shift >= 100_000_000)
+        .map(|shift| {
+            let mut t = test.clone();
+            let mut s = schedule.clone();
+            for op in &mut s.ops {
+                op.time -= shift;
+            }
+            let cut = Duration::from_nanos(shift as u64);
+            let time_limit = tenths(limit.saturating_sub(cut).as_secs_f64(), 0.5);
+            s.time_limit = Some(time_limit);
+            t.workload_options.time_limit = time_limit;
+            t.schedule = Some(s);
+            t
+        })
+        .collect()
+}
+
 fn lower_rate(test: &SimTest) -> Vec<SimTest> {
     let rate = test.workload_options.rate;
-    [0.25, 0.5, 0.75]
+    FRACTIONS
         .iter()
         .map(|f| ((rate * f) * 10.0).round() / 10.0)
-        .filter(|r| *r >= 2.0 && *r < rate)
+        .filter(|r| *r >= 1.0 && *r < rate)
         .map(|r| {
             let mut c = test.clone();
             c.workload_options.rate = r;
@@ -317,7 +377,7 @@ fn fewer_clients(test: &SimTest) -> Vec<SimTest> {
         .iter()
         .map(|w| if w.is_set() { 2 } else { 1 })
         .sum();
-    let mut sizes = vec![need.max(1), c / 2, 3 * c / 4];
+    let mut sizes: Vec<usize> = (need.max(1)..c).collect();
     sizes.dedup();
     sizes
         .into_iter()
@@ -329,6 +389,34 @@ fn fewer_clients(test: &SimTest) -> Vec<SimTest> {
             t.workload_options.concurrency = n;
             t.workload_options.threads_per_key = test.nodes.min(n);
             Some(t)
+        })
+        .collect()
+}
+
+fn fewer_ops_per_key(test: &SimTest) -> Vec<SimTest> {
+    let k = test.workload_options.ops_per_key;
+    let has_register = test.workloads.workloads().iter().any(|w| !w.is_set());
+    [2, 4, k / 2]
+        .into_iter()
+        .filter(|n| has_register && *n >= 2 && *n < k)
+        .map(|n| {
+            let mut t = test.clone();
+            t.workload_options.ops_per_key = n;
+            t
+        })
+        .collect()
+}
+
+/// A shorter client timeout lets the heal time shrink too.
+fn shorter_client_timeout(test: &SimTest) -> Vec<SimTest> {
+    let ct = test.client_timeout.as_secs_f64();
+    [0.5, ct / 2.0]
+        .into_iter()
+        .filter(|c| *c >= 0.5 && *c < ct)
+        .map(|c| {
+            let mut t = test.clone();
+            t.client_timeout = tenths(c, 0.5);
+            t
         })
         .collect()
 }
@@ -349,7 +437,7 @@ fn fewer_nodes(test: &SimTest) -> Vec<SimTest> {
 
 fn shorter_heal(test: &SimTest) -> Vec<SimTest> {
     let heal = test.workload_options.heal_time.as_secs_f64();
-    let floor = test.client_timeout.as_secs_f64() + 1.0;
+    let floor = test.client_timeout.as_secs_f64() + 0.5;
     [floor, (floor + heal) / 2.0]
         .iter()
         .map(|s| tenths(*s, floor))
