@@ -90,7 +90,13 @@ fn summarize_store(store: &Path, json: bool) -> Result<i32, Failure> {
 fn run_sim(args: SimArgs) -> Result<i32, Failure> {
     if args.list_bugs {
         for bug in Bug::ALL {
-            println!("{:<32} {}", bug.name(), bug.description());
+            println!(
+                "{:<32} {} (shows in {} under {})",
+                bug.name(),
+                bug.description(),
+                bug.default_workload(),
+                bug.default_nemesis()
+            );
         }
         return Ok(0);
     }

@@ -4,8 +4,9 @@
 //! flaw of the model).
 
 use jepsen_core::checker::Validity;
+use jepsen_sim::options::SimArgs;
 use jepsen_sim::restate::{Bug, BugSet};
-use jepsen_sim::{hunt, run_iterations, run_test, SimTest};
+use jepsen_sim::{hunt, hunt_with, run_iterations, run_test, SimTest};
 
 /// Where every hunt starts (any fixed seed: the test is deterministic).
 const START: u64 = 1000;
@@ -50,6 +51,22 @@ fn every_bug_is_found_within_200_iterations_and_its_seeds_are_valid_without_it()
             "{} under {} without {bug}: {bad:?}",
             test.workloads,
             test.nemesis_name()
+        );
+    }
+}
+
+/// Without a hint: the swarm (`sim --bug B`, every seed its own configuration) finds
+/// every bug within 300 iterations from a fixed start seed (`bench --only sim-bugs`
+/// measures it from 10 start seeds).
+#[test]
+fn the_swarm_finds_every_bug_without_a_hint() {
+    for bug in Bug::ALL {
+        let args = SimArgs::from_flags(&["--bug", bug.name()]).unwrap();
+        let found = hunt_with(move |s| args.test(s).unwrap(), START, 300, 2);
+        assert!(found.found.is_some(), "{bug}: {found:?}");
+        eprintln!(
+            "{bug}: the swarm found it in {} iterations",
+            found.iterations
         );
     }
 }

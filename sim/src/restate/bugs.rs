@@ -86,8 +86,10 @@ impl Bug {
         }
     }
 
-    /// The workload that finds this bug with the default checkers (what `sim --bug B`
-    /// runs when no `--workload` is given). Why each pair finds its bug:
+    /// A workload that finds this bug with the default checkers (with
+    /// [`Bug::default_nemesis`], the fixed test the catalogue's tests hunt with, and what
+    /// `--list-bugs` says; `sim --bug B` alone does not use it: the swarm gets no hint).
+    /// Why each pair finds its bug:
     /// - metadata-cas-without-quorum: register-mds's cas through the metadata store; a
     ///   partitioned Raft leader acknowledges writes that the majority never commits.
     /// - ack-before-replication: register-vo under kill-random-node: a killed leader takes
@@ -117,8 +119,7 @@ impl Bug {
         }
     }
 
-    /// The fault that exposes this bug (what `sim --bug B` runs when no `--nemesis` is
-    /// given).
+    /// A fault that exposes this bug (see [`Bug::default_workload`]).
     pub fn default_nemesis(self) -> Fault {
         match self {
             Bug::MetadataCasWithoutQuorum => Fault::PartitionRandomNode,
