@@ -223,8 +223,12 @@ pub fn list_runs(root: &Path) -> io::Result<Vec<StoredRun>> {
     for test in real_folders(root)? {
         for run in real_folders(&root.join(&test))? {
             let dir = root.join(&test).join(&run);
-            // Only runs (a sweep's summaries or a shrunk schedule are not).
-            if !dir.join(TEST_JSON).is_file() {
+            // Only runs: a folder with a test, a history or results (a sweep's summaries
+            // and shrunk schedules are not runs).
+            let is_run = [TEST_JSON, "history.jsonl", "history.edn", "results.json"]
+                .iter()
+                .any(|f| dir.join(f).is_file());
+            if !is_run {
                 continue;
             }
             runs.push(StoredRun {

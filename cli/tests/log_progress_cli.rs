@@ -43,7 +43,7 @@ fn log_format_json_makes_every_stderr_line_a_json_object() {
     assert_eq!(start["fields"]["iterations"], 1);
     assert!(start["timestamp"].is_string(), "{start}");
     // stdout keeps the results, untouched.
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 iterations of"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 swarm iterations"));
 }
 
 #[test]

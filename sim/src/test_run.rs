@@ -5,7 +5,9 @@
 
 use crate::network::NetworkConfig;
 use crate::restate::trace;
-use crate::restate::{wait_until_ready, BugSet, ClusterOptions, SimCluster, SimEffector};
+use crate::restate::{
+    wait_until_ready, BugSet, ClusterOptions, SimCluster, SimEffector, CONTROL_NODE,
+};
 use crate::runtime::simulate;
 use crate::MadsimRuntime;
 use jepsen_core::checker::registry::CheckerChoice;
@@ -323,7 +325,7 @@ impl SimTest {
 async fn run_on_cluster(options: ClusterOptions, workload: WorkloadRun, mut sink: Sink) -> History {
     let cluster = SimCluster::start(options);
     let nodes = cluster.nodes();
-    cluster
+    let history = cluster
         .run_control(move |cluster| async move {
             let transport: Rc<dyn Transport> = Rc::new(cluster.borrow().transport());
             let ready = wait_until_ready(&*transport, &nodes, Duration::from_secs(60)).await;
@@ -331,14 +333,22 @@ async fn run_on_cluster(options: ClusterOptions, workload: WorkloadRun, mut sink
                 ready,
                 "the modeled cluster did not become ready in 60 simulated seconds"
             );
-            let effector: Rc<dyn FaultEffector> = Rc::new(SimEffector::new(cluster));
-            workload
+            let effector: Rc<dyn FaultEffector> = Rc::new(SimEffector::new(cluster.clone()));
+            let history = workload
                 .run(MadsimRuntime::current(), transport, effector, &mut *sink)
                 .await
-                .expect("the interpreter completes the run")
+                .expect("the interpreter completes the run");
+            cluster.borrow_mut().shut_down();
+            history
         })
         .await
-        .expect("the control node is never killed")
+        .expect("the control node is never killed");
+    // madsim never drops the tasks still alive when a simulation ends (nor what they
+    // hold: every node's state, about 1 MB a run); killed nodes' tasks are dropped the
+    // next time the executor runs.
+    madsim::runtime::Handle::current().kill(CONTROL_NODE);
+    madsim::time::sleep(Duration::from_millis(1)).await;
+    history
 }
 
 /// Runs `test` in the current simulation (see [`crate::run_iteration`]) and returns its

@@ -59,6 +59,9 @@ impl Default for ClusterOptions {
     }
 }
 
+/// The madsim name of the node the test's interpreter runs on.
+pub const CONTROL_NODE: &str = "control";
+
 /// The running cluster.
 pub struct SimCluster {
     pub(crate) network: SimNetwork,
@@ -145,6 +148,16 @@ impl SimCluster {
         &self.network
     }
 
+    /// Kills every node, so that the simulation drops their tasks when it ends (madsim
+    /// leaves a live task, and all it holds, allocated forever).
+    pub fn shut_down(&mut self) {
+        for name in self.names.clone() {
+            if !self.network.killed().contains(&name) {
+                self.network.kill(&name);
+            }
+        }
+    }
+
     pub fn network_mut(&mut self) -> &mut SimNetwork {
         &mut self.network
     }
@@ -172,7 +185,7 @@ impl SimCluster {
         // has moved into this slot.
         let slot = Arc::new(Mutex::new(None::<SimCluster>));
         let taken = slot.clone();
-        let output = self.network.run_on_new_node("control", move || {
+        let output = self.network.run_on_new_node(CONTROL_NODE, move || {
             let cluster = taken
                 .lock()
                 .expect("not poisoned")

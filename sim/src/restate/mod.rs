@@ -32,7 +32,7 @@ pub mod transport;
 pub mod virtual_objects;
 
 pub use bugs::{Bug, BugSet};
-pub use cluster::{wait_until_ready, ClusterOptions, SimCluster};
+pub use cluster::{wait_until_ready, ClusterOptions, SimCluster, CONTROL_NODE};
 pub use faults::{sim_nemesis, SimEffector};
 pub use jepsen_core::fault::FaultOptions;
 pub use transport::SimTransport;
