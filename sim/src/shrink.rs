@@ -259,26 +259,34 @@ fn without_faults(schedule: &Schedule, drop: std::ops::Range<usize>) -> Schedule
     out
 }
 
+/// Each workload left out in turn: the others keep their own number of client threads
+/// (their generators see what they saw before), then share all of them.
 fn fewer_workloads(test: &SimTest) -> Vec<SimTest> {
-    let workloads = test.workloads.workloads();
-    if workloads.len() < 2 {
+    let parts = &test.workloads.parts;
+    if parts.len() < 2 {
         return Vec::new();
     }
-    (0..workloads.len())
-        .filter_map(|drop| {
-            let kept: Vec<_> = workloads
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != drop)
-                .map(|(_, w)| *w)
-                .collect();
-            let mix = WorkloadMix::split(&kept, test.workload_options.concurrency).ok()?;
-            Some(SimTest {
-                workloads: mix,
-                ..test.clone()
-            })
-        })
-        .collect()
+    let mut candidates = Vec::new();
+    for drop in 0..parts.len() {
+        let kept: Vec<_> = parts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != drop)
+            .map(|(_, p)| p.workload)
+            .collect();
+        let total = test.workload_options.concurrency;
+        for concurrency in [total - parts[drop].threads.len(), total] {
+            let Ok(mix) = WorkloadMix::split(&kept, concurrency) else {
+                continue;
+            };
+            let mut t = test.clone();
+            t.workloads = mix;
+            t.workload_options.concurrency = concurrency;
+            t.workload_options.threads_per_key = test.nodes.min(concurrency);
+            candidates.push(t);
+        }
+    }
+    candidates
 }
 
 /// The fractions of a time or rate tried, smallest first: a failure that keeps under one
