@@ -55,6 +55,10 @@ pub struct TestArgs {
     /// Register workloads: ops on each key [default: sim 20, real 100].
     #[arg(long)]
     pub ops_per_key: Option<u64>,
+    /// At most this many client ops before the final heal (Jepsen's `limit`) [default:
+    /// no limit].
+    #[arg(long)]
+    pub op_limit: Option<u64>,
     /// Where runs are kept.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -191,6 +195,7 @@ impl TestArgs {
                 ops_per_key,
                 threads_per_key: nodes.min(concurrency),
                 with_nemesis: false,
+                op_limit: self.op_limit,
             },
             schedule,
             schedule_file: self.schedule.as_ref().map(|f| f.display().to_string()),

@@ -163,6 +163,7 @@ fn options() -> WorkloadOptions {
         heal_time: Duration::from_secs(2),
         ops_per_key: 30,
         threads_per_key: 3,
+        op_limit: None,
     }
 }
 

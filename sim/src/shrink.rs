@@ -173,6 +173,7 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
         for shrinker in [
             without_nemesis as Shrinker,
             earlier_faults,
+            fewer_ops,
             shorter_time_limit,
             lower_rate,
             fewer_clients,
@@ -359,6 +360,24 @@ fn earlier_faults(test: &SimTest) -> Vec<SimTest> {
             s.time_limit = Some(time_limit);
             t.workload_options.time_limit = time_limit;
             t.schedule = Some(s);
+            t
+        })
+        .collect()
+}
+
+/// The run cut to a prefix of its client ops before the final heal: up to the limit,
+/// the ops are the very same, so a failure inside the prefix stays.
+fn fewer_ops(test: &SimTest) -> Vec<SimTest> {
+    let o = &test.workload_options;
+    let drawn = (o.rate * o.time_limit.as_secs_f64()).ceil() as u64;
+    let n = o.op_limit.unwrap_or(drawn).min(drawn);
+    FRACTIONS
+        .iter()
+        .map(|f| (n as f64 * f).round() as u64)
+        .filter(|k| *k >= 1 && *k < n)
+        .map(|k| {
+            let mut t = test.clone();
+            t.workload_options.op_limit = Some(k);
             t
         })
         .collect()

@@ -164,6 +164,9 @@ impl SimTest {
         if o.ops_per_key != 20 {
             put("--ops-per-key", o.ops_per_key.to_string());
         }
+        if let Some(n) = o.op_limit {
+            put("--op-limit", n.to_string());
+        }
         let latency = self.network.latency.end.as_millis() as u64;
         if latency != 10 {
             put("--latency", latency.to_string());

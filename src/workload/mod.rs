@@ -14,7 +14,7 @@ pub mod transport;
 
 use crate::checker::registry::CheckerChoice;
 use crate::fault::Schedule;
-use crate::generator::{any, cycle, log, nemesis, once, op, phases, sleep, time_limit, Gen};
+use crate::generator::{any, cycle, limit, log, nemesis, once, op, phases, sleep, time_limit, Gen};
 use crate::runtime::{Client, SharedRng};
 pub use mix::WorkloadMix;
 use register::{RegisterApi, RegisterClient};
@@ -166,6 +166,9 @@ pub struct WorkloadOptions {
     /// Register workloads: ops on each key, and threads working on one key together.
     pub ops_per_key: u64,
     pub threads_per_key: usize,
+    /// At most this many client ops before the final heal (shrinking cuts a run to the
+    /// prefix that fails: the ops before the limit are the same ops).
+    pub op_limit: Option<u64>,
 }
 
 impl Default for WorkloadOptions {
@@ -181,6 +184,7 @@ impl Default for WorkloadOptions {
             heal_time: Duration::from_secs(10),
             ops_per_key: 100,
             threads_per_key: 3,
+            op_limit: None,
         }
     }
 }
@@ -241,12 +245,17 @@ pub fn replay_schedule(workloads: &WorkloadMix, opts: &WorkloadOptions, faults: 
 /// The schedule with `faults` (which must end) as the nemesis's part of the first phase.
 fn schedule_with_faults(workloads: &WorkloadMix, opts: &WorkloadOptions, faults: Gen) -> Gen {
     let clients = |first: i64| workloads.ops_from(opts, first);
+    // Before the final heal: at most `op_limit` client ops, if given (Jepsen's `limit`).
+    let first_phase = match opts.op_limit {
+        Some(n) => limit(n, clients(0)),
+        None => clients(0),
+    };
     if !opts.with_nemesis {
-        return time_limit(opts.time_limit, clients(0));
+        return time_limit(opts.time_limit, first_phase);
     }
     phases(vec![
         any(vec![
-            time_limit(opts.time_limit, clients(0)),
+            time_limit(opts.time_limit, first_phase),
             nemesis(faults),
         ]),
         log("Healing cluster"),
