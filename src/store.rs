@@ -16,6 +16,8 @@
 //!       report.html     the report (crate::report)
 //!       jepsen.log      the run's log
 //!       n<i>/           one folder per node for its logs
+//!   sweeps/<sweep>/shard-I-of-N.json           (`sim`'s summaries, merged by `sim summarize`)
+//!   shrunk/seed-S-schedule.json                (`sim --shrink`'s shrunk schedules)
 //! ```
 //!
 //! The run's timestamp is the only wall-clock time here, and the caller passes it in.
@@ -36,6 +38,8 @@ pub const HISTORY_EDN: &str = "history.edn";
 pub const RESULTS_JSON: &str = "results.json";
 pub const RESULTS_EDN: &str = "results.edn";
 pub const TEST_JSON: &str = "test.json";
+/// Folders of a store that hold no runs: `sim`'s sweep summaries and shrunk schedules.
+pub const NOT_TESTS: [&str; 2] = ["sweeps", "shrunk"];
 pub const LOG: &str = "jepsen.log";
 pub const LATEST: &str = "latest";
 
@@ -221,16 +225,11 @@ pub struct StoredRun {
 pub fn list_runs(root: &Path) -> io::Result<Vec<StoredRun>> {
     let mut runs = Vec::new();
     for test in real_folders(root)? {
+        if NOT_TESTS.contains(&test.as_str()) {
+            continue;
+        }
         for run in real_folders(&root.join(&test))? {
             let dir = root.join(&test).join(&run);
-            // Only runs: a folder with a test, a history or results (a sweep's summaries
-            // and shrunk schedules are not runs).
-            let is_run = [TEST_JSON, "history.jsonl", "history.edn", "results.json"]
-                .iter()
-                .any(|f| dir.join(f).is_file());
-            if !is_run {
-                continue;
-            }
             runs.push(StoredRun {
                 verdict: run_verdict(&dir),
                 has_report: dir.join(crate::report::REPORT_HTML).is_file(),
