@@ -8,6 +8,7 @@
 set -euo pipefail
 
 did=()
+stopped=()
 node=$(hostname -s)
 conf=/etc/slurm/slurm.conf
 
@@ -20,19 +21,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
   did+=(installed)
 fi
 
-# True when the pid in pid file $2 is a live (not zombie) process named $1.
-running() {
-  local p s; p=$(cat "$2" 2>/dev/null) && s=$(cat "/proc/$p/stat" 2>/dev/null) &&
-    [[ $s == "$p ($1) "[^Z]* ]]
-}
-
-# Stops the daemon named $1 whose pid file is $2, waiting (bounded) for it to go.
-stop() {
-  running "$1" "$2" || return 0
-  kill "$(cat "$2")" 2>/dev/null || true
-  for _ in $(seq 50); do running "$1" "$2" || return 0; sleep 0.2; done
-  echo "slurm-up: $1 did not stop" >&2; exit 1
-}
+source "$(dirname "$0")/slurm-daemons.sh"
 
 # 2. MUNGE: a key, then munged as the munge user (it refuses to run as root).
 if [ ! -s /etc/munge/munge.key ]; then

@@ -11,12 +11,12 @@ use crate::exit::{self, Failure};
 use clap::{Args, Subcommand};
 use jepsen_core::checker::Validity;
 use jepsen_core::fault::SCHEDULE_JSON;
-use jepsen_core::test_run::{run_test as run_lifecycle, Keep};
+use jepsen_core::test_run::Keep;
 pub use jepsen_sim::options::SimArgs;
 use jepsen_sim::restate::Bug;
 use jepsen_sim::shrink::shrink;
 use jepsen_sim::sweep::{summarize, sweep_name, SeedFailure, Shard, ShardSummary};
-use jepsen_sim::{check_determinism, run_seeds, run_test, SimTest, SimWorld};
+use jepsen_sim::{check_determinism, run_seeds, run_test, SimTest};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -181,19 +181,12 @@ fn run_sim(args: SimArgs) -> Result<i32, Failure> {
             let args = args.clone();
             move |seed: u64| {
                 let test = args.test(seed).map_err(|e| format!("seed {seed}: {e}"))?;
-                let mut world = SimWorld::new(test.clone(), seed, single);
                 let keep = if single {
                     Keep::Always
                 } else {
                     Keep::UnlessValid
                 };
-                let outcome = run_lifecycle(
-                    &test.test_run(seed),
-                    &mut world,
-                    keep,
-                    &store,
-                    Box::new(|_| {}),
-                );
+                let outcome = test.run_in_store(seed, keep, &store);
                 outcome
                     .map(|o| Iteration {
                         verdict: o.result.valid,
@@ -342,15 +335,9 @@ fn shrink_and_keep(test: &SimTest, seed: u64, store: &Path) -> Result<(), Failur
     let keep = {
         let (small, store) = (small.clone(), store.to_path_buf());
         move |seed: u64| {
-            let mut world = SimWorld::new(small.clone(), seed, true);
-            run_lifecycle(
-                &small.test_run(seed),
-                &mut world,
-                Keep::Always,
-                &store,
-                Box::new(|_| {}),
-            )
-            .map_err(|e| e.to_string())
+            small
+                .run_in_store(seed, Keep::Always, &store)
+                .map_err(|e| e.to_string())
         }
     };
     run_seeds(seed..seed + 1, 1, keep, |_, o| outcome = Some(o));

@@ -15,7 +15,9 @@ use jepsen_core::checker::CheckResult;
 use jepsen_core::fault::{faults_name, Fault, FaultEffector, FaultOptions, FaultTiming, Schedule};
 use jepsen_core::history::{History, Value};
 use jepsen_core::test_record::TestRecord;
-use jepsen_core::test_run::{self, Executed, RunError, RunLog, Sink, TestRun, WorkloadRun, World};
+use jepsen_core::test_run::{
+    self, Executed, Keep, RunError, RunLog, RunOutcome, Sink, TestRun, WorkloadRun, World,
+};
 use jepsen_core::workload::transport::Transport;
 use jepsen_core::workload::{Workload, WorkloadMix, WorkloadOptions};
 use std::io;
@@ -303,6 +305,25 @@ impl SimTest {
             choice.checkers.retain(|c| c != "stats");
         }
         choice
+    }
+
+    /// Runs `seed` through the core's lifecycle in the simulated world, kept in the store
+    /// under `store` as `keep` says (a run kept from the start also keeps its model
+    /// trace). Call it on a fresh thread (see [`crate::iteration`]).
+    pub fn run_in_store(
+        &self,
+        seed: u64,
+        keep: Keep,
+        store: &Path,
+    ) -> Result<RunOutcome, RunError> {
+        let mut world = SimWorld::new(self.clone(), seed, keep == Keep::Always);
+        test_run::run_test(
+            &self.test_run(seed),
+            &mut world,
+            keep,
+            store,
+            Box::new(|_| {}),
+        )
     }
 
     /// Judges `history` with the workload's checkers (restatedev/jepsen's).
