@@ -60,16 +60,27 @@ impl Store {
                 format!("test name `{test_name}` cannot name a folder in the store"),
             ));
         }
-        let stamp = format_timestamp(timestamp);
         let test_dir = root.join(test_name);
         fs::create_dir_all(&test_dir)?;
-        let path = test_dir.join(&stamp);
-        fs::create_dir(&path).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create run folder {}: {e}", path.display()),
-            )
-        })?;
+        // Two runs kept in the same millisecond (simulation iterations in parallel) each get
+        // their own folder: the later one takes the next free millisecond.
+        let mut offset = 0;
+        let (stamp, path) = loop {
+            let stamp = format_timestamp(timestamp + Duration::from_millis(offset));
+            let path = test_dir.join(&stamp);
+            match fs::create_dir(&path) {
+                Ok(()) => break (stamp, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && offset < 10_000 => {
+                    offset += 1
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot create run folder {}: {e}", path.display()),
+                    ))
+                }
+            }
+        };
         link_latest(&test_dir, Path::new(&stamp))?;
         link_latest(root, &Path::new(test_name).join(&stamp))?;
         Ok(RunDir { path })
@@ -396,6 +407,16 @@ mod tests {
             "2026-01-02 03:04:05.678"
         );
         assert_eq!(readable_time("my-run"), "my-run");
+    }
+
+    #[test]
+    fn runs_created_in_the_same_millisecond_get_their_own_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let a = Store::create(dir.path(), "sim-swarm", t).unwrap();
+        let b = Store::create(dir.path(), "sim-swarm", t).unwrap();
+        assert_ne!(a.path(), b.path());
+        assert!(a.path().is_dir() && b.path().is_dir());
     }
 
     #[test]
