@@ -59,6 +59,9 @@ pub struct TestArgs {
     /// no limit].
     #[arg(long)]
     pub op_limit: Option<u64>,
+    /// At most this many client ops after the final heal [default: no limit].
+    #[arg(long)]
+    pub heal_op_limit: Option<u64>,
     /// Where runs are kept.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -196,6 +199,7 @@ impl TestArgs {
                 threads_per_key: nodes.min(concurrency),
                 with_nemesis: false,
                 op_limit: self.op_limit,
+                heal_op_limit: self.heal_op_limit,
             },
             schedule,
             schedule_file: self.schedule.as_ref().map(|f| f.display().to_string()),

@@ -164,6 +164,7 @@ fn options() -> WorkloadOptions {
         ops_per_key: 30,
         threads_per_key: 3,
         op_limit: None,
+        heal_op_limit: None,
     }
 }
 

@@ -272,6 +272,7 @@ impl SimArgs {
         put("--fault-gap", t.fault_gap.map(|n| n.to_string()));
         put("--ops-per-key", t.ops_per_key.map(|n| n.to_string()));
         put("--op-limit", t.op_limit.map(|n| n.to_string()));
+        put("--heal-op-limit", t.heal_op_limit.map(|n| n.to_string()));
         put(
             "--client-timeout",
             self.client_timeout.map(|n| n.to_string()),

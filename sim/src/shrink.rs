@@ -174,6 +174,7 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
             without_nemesis as Shrinker,
             earlier_faults,
             fewer_ops,
+            fewer_heal_ops,
             shorter_time_limit,
             lower_rate,
             fewer_clients,
@@ -378,6 +379,26 @@ fn fewer_ops(test: &SimTest) -> Vec<SimTest> {
         .map(|k| {
             let mut t = test.clone();
             t.workload_options.op_limit = Some(k);
+            t
+        })
+        .collect()
+}
+
+/// The same after the final heal: a prefix of the ops of the phase after it.
+fn fewer_heal_ops(test: &SimTest) -> Vec<SimTest> {
+    let o = &test.workload_options;
+    if test.faults.is_empty() && test.schedule.is_none() {
+        return Vec::new();
+    }
+    let drawn = (o.rate * o.heal_time.as_secs_f64()).ceil() as u64;
+    let n = o.heal_op_limit.unwrap_or(drawn).min(drawn);
+    FRACTIONS
+        .iter()
+        .map(|f| (n as f64 * f).round() as u64)
+        .filter(|k| *k >= 1 && *k < n)
+        .map(|k| {
+            let mut t = test.clone();
+            t.workload_options.heal_op_limit = Some(k);
             t
         })
         .collect()

@@ -169,6 +169,9 @@ impl SimTest {
         if let Some(n) = o.op_limit {
             put("--op-limit", n.to_string());
         }
+        if let Some(n) = o.heal_op_limit {
+            put("--heal-op-limit", n.to_string());
+        }
         let latency = self.network.latency.end.as_millis() as u64;
         if latency != 10 {
             put("--latency", latency.to_string());

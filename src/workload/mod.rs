@@ -169,6 +169,8 @@ pub struct WorkloadOptions {
     /// At most this many client ops before the final heal (shrinking cuts a run to the
     /// prefix that fails: the ops before the limit are the same ops).
     pub op_limit: Option<u64>,
+    /// At most this many client ops after the final heal.
+    pub heal_op_limit: Option<u64>,
 }
 
 impl Default for WorkloadOptions {
@@ -185,6 +187,7 @@ impl Default for WorkloadOptions {
             ops_per_key: 100,
             threads_per_key: 3,
             op_limit: None,
+            heal_op_limit: None,
         }
     }
 }
@@ -253,6 +256,10 @@ fn schedule_with_faults(workloads: &WorkloadMix, opts: &WorkloadOptions, faults:
     if !opts.with_nemesis {
         return time_limit(opts.time_limit, first_phase);
     }
+    let after_heal = match opts.heal_op_limit {
+        Some(n) => limit(n, clients(AFTER_HEAL_FIRST)),
+        None => clients(AFTER_HEAL_FIRST),
+    };
     phases(vec![
         any(vec![
             time_limit(opts.time_limit, first_phase),
@@ -260,6 +267,6 @@ fn schedule_with_faults(workloads: &WorkloadMix, opts: &WorkloadOptions, faults:
         ]),
         log("Healing cluster"),
         nemesis(once(op("stop"))),
-        time_limit(opts.heal_time, clients(AFTER_HEAL_FIRST)),
+        time_limit(opts.heal_time, after_heal),
     ])
 }
