@@ -12,7 +12,7 @@ use crate::test_run::{run_test, SimTest};
 use jepsen_core::checker::{CheckResult, Validity};
 use jepsen_core::fault::Schedule;
 use jepsen_core::history::{History, Value};
-use jepsen_core::workload::WorkloadMix;
+use jepsen_core::workload::{WorkloadMix, WorkloadOptions};
 use std::time::Duration;
 
 /// How big a run is.
@@ -370,35 +370,44 @@ fn earlier_faults(test: &SimTest) -> Vec<SimTest> {
 /// the ops are the very same, so a failure inside the prefix stays.
 fn fewer_ops(test: &SimTest) -> Vec<SimTest> {
     let o = &test.workload_options;
-    let drawn = (o.rate * o.time_limit.as_secs_f64()).ceil() as u64;
-    let n = o.op_limit.unwrap_or(drawn).min(drawn);
-    FRACTIONS
-        .iter()
-        .map(|f| (n as f64 * f).round() as u64)
-        .filter(|k| *k >= 1 && *k < n)
-        .map(|k| {
-            let mut t = test.clone();
-            t.workload_options.op_limit = Some(k);
-            t
-        })
-        .collect()
+    prefixes(
+        test,
+        o.rate * o.time_limit.as_secs_f64(),
+        o.op_limit,
+        |o, k| o.op_limit = Some(k),
+    )
 }
 
 /// The same after the final heal: a prefix of the ops of the phase after it.
 fn fewer_heal_ops(test: &SimTest) -> Vec<SimTest> {
-    let o = &test.workload_options;
     if test.faults.is_empty() && test.schedule.is_none() {
         return Vec::new();
     }
-    let drawn = (o.rate * o.heal_time.as_secs_f64()).ceil() as u64;
-    let n = o.heal_op_limit.unwrap_or(drawn).min(drawn);
+    let o = &test.workload_options;
+    prefixes(
+        test,
+        o.rate * o.heal_time.as_secs_f64(),
+        o.heal_op_limit,
+        |o, k| o.heal_op_limit = Some(k),
+    )
+}
+
+/// Candidates limiting a phase of about `drawn` ops (or `limit`, if lower) to fractions of it.
+fn prefixes(
+    test: &SimTest,
+    drawn: f64,
+    limit: Option<u64>,
+    set: fn(&mut WorkloadOptions, u64),
+) -> Vec<SimTest> {
+    let drawn = drawn.ceil() as u64;
+    let n = limit.unwrap_or(drawn).min(drawn);
     FRACTIONS
         .iter()
         .map(|f| (n as f64 * f).round() as u64)
         .filter(|k| *k >= 1 && *k < n)
         .map(|k| {
             let mut t = test.clone();
-            t.workload_options.heal_op_limit = Some(k);
+            set(&mut t.workload_options, k);
             t
         })
         .collect()
