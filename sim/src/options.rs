@@ -13,6 +13,7 @@ use crate::test_run::SimTest;
 use clap::Args;
 use jepsen_core::fault::{parse_faults, Fault, FaultOptions};
 use jepsen_core::test_args::{TestArgs, TestDefaults};
+use jepsen_core::workload::mix::threads_needed;
 use jepsen_core::workload::{parse_workloads, Workload};
 use std::time::Duration;
 
@@ -142,10 +143,7 @@ impl SimArgs {
                     Some(names) => parse_workloads(names).unwrap_or_default(),
                     None => d.workloads.clone(),
                 };
-                let need: usize = workloads
-                    .iter()
-                    .map(|w| if w.is_set() { 2 } else { 1 })
-                    .sum();
+                let need = threads_needed(&workloads);
                 // Without faults there is no phase after the heal: the run gets its time.
                 let faultless = match &self.test.nemesis {
                     Some(names) => parse_faults(names).is_ok_and(|f| f.is_empty()),

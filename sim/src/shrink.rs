@@ -11,7 +11,8 @@ use crate::iteration::run_iteration;
 use crate::test_run::{run_test, SimTest};
 use jepsen_core::checker::{CheckResult, Validity};
 use jepsen_core::fault::Schedule;
-use jepsen_core::history::{History, Value};
+use jepsen_core::history::History;
+use jepsen_core::workload::mix::threads_needed;
 use jepsen_core::workload::{WorkloadMix, WorkloadOptions};
 use std::time::Duration;
 
@@ -430,10 +431,7 @@ fn lower_rate(test: &SimTest) -> Vec<SimTest> {
 fn fewer_clients(test: &SimTest) -> Vec<SimTest> {
     let c = test.workload_options.concurrency;
     let workloads = test.workloads.workloads();
-    let need: usize = workloads
-        .iter()
-        .map(|w| if w.is_set() { 2 } else { 1 })
-        .sum();
+    let need = threads_needed(&workloads);
     let mut sizes: Vec<usize> = (need.max(1)..c).collect();
     sizes.dedup();
     sizes
@@ -505,28 +503,4 @@ fn shorter_heal(test: &SimTest) -> Vec<SimTest> {
             c
         })
         .collect()
-}
-
-/// The sizes as a JSON-like value for the store.
-pub fn size_value(size: &RunSize) -> Value {
-    Value::Map(vec![
-        (
-            Value::keyword("fault-actions"),
-            Value::Int(size.fault_actions as i64),
-        ),
-        (
-            Value::keyword("client-ops"),
-            Value::Int(size.client_ops as i64),
-        ),
-        (Value::keyword("nodes"), Value::Int(size.nodes as i64)),
-        (
-            Value::keyword("workloads"),
-            Value::Int(size.workloads as i64),
-        ),
-        (Value::keyword("clients"), Value::Int(size.clients as i64)),
-        (
-            Value::keyword("time-limit"),
-            Value::Float(size.time_limit.as_secs_f64()),
-        ),
-    ])
 }

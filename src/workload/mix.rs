@@ -32,6 +32,15 @@ pub struct WorkloadMix {
     pub concurrency: usize,
 }
 
+/// The client threads `workloads` need at least, at once: a set workload 2 (a reader and
+/// an adder), a register 1.
+pub fn threads_needed(workloads: &[Workload]) -> usize {
+    workloads
+        .iter()
+        .map(|w| if w.is_set() { 2 } else { 1 })
+        .sum()
+}
+
 impl WorkloadMix {
     /// One workload on every client thread.
     pub fn single(workload: Workload, concurrency: usize) -> WorkloadMix {
@@ -41,8 +50,8 @@ impl WorkloadMix {
     /// `workloads` (distinct) sharing `concurrency` threads as evenly as they can, in the
     /// order given; a set workload needs 2 threads (a reader and an adder), a register 1.
     pub fn split(workloads: &[Workload], concurrency: usize) -> Result<WorkloadMix, String> {
-        let need = |w: &Workload| if w.is_set() { 2 } else { 1 };
-        let needed: usize = workloads.iter().map(need).sum();
+        let need = |w: &Workload| threads_needed(std::slice::from_ref(w));
+        let needed = threads_needed(workloads);
         if workloads.is_empty() {
             return Err("no workload given".to_string());
         }
