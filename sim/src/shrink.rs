@@ -3,9 +3,12 @@
 //! schedule (replayed, it fails as the original did); then, greedily, while the run
 //! keeps failing: fewer workloads, fewer faults in its schedule (delta debugging over
 //! the inflicted actions, the heals that undo nothing dropped with them:
-//! [`Schedule::effective`]), a shorter time limit, a lower rate, fewer clients, fewer
-//! nodes, a shorter heal time. "The same way": the candidate's verdict is the original's,
-//! and the checkers that fail in it are some of those that failed in the original.
+//! [`Schedule::effective`]), a prefix of the ops, a shorter time limit, a lower rate,
+//! fewer clients, fewer nodes, a shorter heal time. Greedy shrinking sticks in local
+//! minima (a step taken early can bar a bigger one later), so it runs three times from
+//! the same start with the steps in three orders, and keeps the smallest result.
+//! "The same way": the candidate's verdict is the original's, and the checkers that fail
+//! in it are some of those that failed in the original.
 
 use crate::iteration::run_iteration;
 use crate::test_run::{run_test, SimTest};
@@ -146,7 +149,7 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
         schedule: Some(schedule_of(test, &history)),
         ..test.clone()
     };
-    let (mut best, mut best_history) = match runner.fails(&scripted) {
+    let (best, best_history) = match runner.fails(&scripted) {
         Some(h) => (scripted, h),
         None => (
             SimTest {
@@ -156,43 +159,19 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
             history,
         ),
     };
-    let mut progress = true;
-    let mut passes = 0;
-    while progress && passes < 8 {
-        progress = false;
-        passes += 1;
-        for candidate in fewer_workloads(&best) {
-            if let Some(h) = runner.fails(&candidate) {
-                (best, best_history, progress) = (candidate, h, true);
-                break;
-            }
-        }
-        if let Some((t, h)) = fewer_faults(&best, &mut runner) {
-            (best, best_history, progress) = (t, h, true);
-        }
-        type Shrinker = fn(&SimTest) -> Vec<SimTest>;
-        for shrinker in [
-            without_nemesis as Shrinker,
-            earlier_faults,
-            fewer_ops,
-            fewer_heal_ops,
-            shorter_time_limit,
-            lower_rate,
-            fewer_clients,
-            fewer_ops_per_key,
-            fewer_nodes,
-            shorter_client_timeout,
-            shorter_heal,
-        ] {
-            // Candidates smallest first: take the first that still fails.
-            for candidate in shrinker(&best) {
-                if let Some(h) = runner.fails(&candidate) {
-                    (best, best_history, progress) = (candidate, h, true);
-                    break;
-                }
-            }
-        }
+    // Greedy shrinking gets stuck in local minima: two orders of the steps, each from the
+    // same start, and the smaller result.
+    let mut results = Vec::new();
+    for order in [STEPS_FAULTS_FIRST, STEPS_OPS_FIRST, STEPS_SIZES_FIRST] {
+        results.push(greedy(&best, &best_history, order, &mut runner));
     }
+    let (best, best_history) = results
+        .into_iter()
+        .min_by_key(|(t, h)| {
+            let size = RunSize::of(t, h);
+            (size.client_ops, size.fault_actions)
+        })
+        .expect("two orders ran");
     let after = RunSize::of(&best, &best_history);
     Ok(Shrunk {
         test: best,
@@ -200,6 +179,99 @@ pub fn shrink(test: &SimTest, seed: u64) -> Result<Shrunk, String> {
         after,
         runs: runner.runs,
     })
+}
+
+/// One kind of shrinking step.
+#[derive(Clone, Copy)]
+enum Step {
+    /// Each workload left out in turn ([`fewer_workloads`]).
+    Workloads,
+    /// Delta debugging over the schedule's faults ([`fewer_faults`]).
+    Faults,
+    /// Candidates smallest first: the first that still fails is taken.
+    Candidates(fn(&SimTest) -> Vec<SimTest>),
+}
+
+/// Faults and workloads first, then times, ops and sizes.
+const STEPS_FAULTS_FIRST: &[Step] = &[
+    Step::Workloads,
+    Step::Faults,
+    Step::Candidates(without_nemesis),
+    Step::Candidates(earlier_faults),
+    Step::Candidates(fewer_ops),
+    Step::Candidates(fewer_heal_ops),
+    Step::Candidates(shorter_time_limit),
+    Step::Candidates(lower_rate),
+    Step::Candidates(fewer_clients),
+    Step::Candidates(fewer_ops_per_key),
+    Step::Candidates(fewer_nodes),
+    Step::Candidates(shorter_client_timeout),
+    Step::Candidates(shorter_heal),
+];
+
+/// The ops cut to a prefix first (what comes after the failure goes), then the rest.
+const STEPS_OPS_FIRST: &[Step] = &[
+    Step::Candidates(fewer_ops),
+    Step::Candidates(fewer_heal_ops),
+    Step::Candidates(earlier_faults),
+    Step::Faults,
+    Step::Candidates(without_nemesis),
+    Step::Workloads,
+    Step::Candidates(fewer_clients),
+    Step::Candidates(shorter_time_limit),
+    Step::Candidates(lower_rate),
+    Step::Candidates(fewer_ops_per_key),
+    Step::Candidates(fewer_nodes),
+    Step::Candidates(shorter_client_timeout),
+    Step::Candidates(shorter_heal),
+];
+
+/// The cluster and the load made smaller first (nodes, clients, rate, time), then the rest.
+const STEPS_SIZES_FIRST: &[Step] = &[
+    Step::Candidates(fewer_nodes),
+    Step::Candidates(fewer_clients),
+    Step::Candidates(lower_rate),
+    Step::Candidates(shorter_time_limit),
+    Step::Candidates(shorter_heal),
+    Step::Candidates(shorter_client_timeout),
+    Step::Workloads,
+    Step::Faults,
+    Step::Candidates(without_nemesis),
+    Step::Candidates(earlier_faults),
+    Step::Candidates(fewer_ops),
+    Step::Candidates(fewer_heal_ops),
+    Step::Candidates(fewer_ops_per_key),
+];
+
+/// Passes over `steps` from `start` while one of them still shrinks (at most 16).
+fn greedy(
+    start: &SimTest,
+    start_history: &History,
+    steps: &[Step],
+    runner: &mut Runner,
+) -> (SimTest, History) {
+    let (mut best, mut best_history) = (start.clone(), start_history.clone());
+    let mut progress = true;
+    let mut passes = 0;
+    while progress && passes < 16 {
+        progress = false;
+        passes += 1;
+        for step in steps {
+            let found = match step {
+                Step::Workloads => fewer_workloads(&best)
+                    .into_iter()
+                    .find_map(|c| runner.fails(&c).map(|h| (c, h))),
+                Step::Faults => fewer_faults(&best, runner),
+                Step::Candidates(shrinker) => shrinker(&best)
+                    .into_iter()
+                    .find_map(|c| runner.fails(&c).map(|h| (c, h))),
+            };
+            if let Some((t, h)) = found {
+                (best, best_history, progress) = (t, h, true);
+            }
+        }
+    }
+    (best, best_history)
 }
 
 /// The test with `schedule`, made effective on its nodes.
