@@ -397,8 +397,9 @@ fn an_unknown_operation_gives_unknown_with_the_reason() {
     assert!(error.contains(":cas"), "{error}");
 }
 
-/// Many concurrent crashed writes and a read that no order explains: the search must
-/// explore many subsets of the crashed writes before it could give a verdict.
+/// Many concurrent acknowledged writes and a read that no order explains: every search
+/// must explore many orders of the writes before it could give a verdict (the frontier
+/// search grows as their power set, the depth-first search visits as many subsets).
 fn hard_history() -> History {
     let mut text = String::new();
     for p in 0..40 {
@@ -408,16 +409,7 @@ fn hard_history() -> History {
     }
     for p in 0..40 {
         text.push_str(&format!(
-            "{{:process {p}, :type :info, :f :write, :value {p}}}\n"
-        ));
-    }
-    for i in 0..40 {
-        let p = 100 + i;
-        text.push_str(&format!(
-            "{{:process {p}, :type :invoke, :f :read, :value nil}}\n"
-        ));
-        text.push_str(&format!(
-            "{{:process {p}, :type :ok, :f :read, :value {i}}}\n"
+            "{{:process {p}, :type :ok, :f :write, :value {p}}}\n"
         ));
     }
     text.push_str("{:process 999, :type :invoke, :f :read, :value nil}\n");
@@ -461,4 +453,149 @@ fn the_reported_key_does_not_depend_on_threads() {
     for _ in 0..10 {
         assert_eq!(report(2), one);
     }
+}
+
+// ---- Histories that used to defeat the search (issue 13) ----
+
+/// Porcupine's `TestKvNoPartition…`: the kv histories checked whole, one state holding
+/// every key (the search has no key split to lean on).
+#[test]
+fn porcupine_kv_10_client_histories_get_their_verdicts_unsplit() {
+    let checker = Linearizable::new(ModelKind::Kv).with_key_split(KeySplit::None);
+    for (name, expected) in [
+        ("c01-ok.edn", Validity::Valid),
+        ("c01-bad.edn", Validity::Invalid),
+        ("c10-ok.edn", Validity::Valid),
+        ("c10-bad.edn", Validity::Invalid),
+    ] {
+        let result = check_file(&checker, &histories().join("porcupine-kv").join(name));
+        assert_eq!(result.valid, expected, "{name}: {}", result.to_value());
+        assert!(result.get("keys").is_none(), "{name}: not split");
+    }
+}
+
+/// A strictly sequential single-key register history of `ops` ops (writes and reads of
+/// what was last written), plus, if `stale`, a final read of a value overwritten long ago.
+fn sequential_register(ops: usize, stale: bool) -> History {
+    use jepsen_core::history::{Op, OpType};
+    let mut history = Vec::with_capacity(2 * ops + 2);
+    let mut last = Value::Nil;
+    // A fixed LCG: the same history every run.
+    let mut x: u64 = 42;
+    for i in 0..ops {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let p = (i % 5) as u64;
+        let (invoke, ok) = if x >> 63 == 0 {
+            let v = Value::from(((x >> 32) % 100) as i64);
+            last = v.clone();
+            let w = Op::invoke(p, "write", v);
+            (w.clone(), w.complete(OpType::Ok))
+        } else {
+            let r = Op::invoke(p, "read", Value::Nil);
+            let mut done = r.complete(OpType::Ok);
+            done.value = last.clone();
+            (r, done)
+        };
+        history.push(invoke);
+        history.push(ok);
+    }
+    if stale {
+        let r = Op::invoke(0, "read", Value::Nil);
+        let mut done = r.complete(OpType::Ok);
+        done.value = Value::from(1000);
+        history.push(r);
+        history.push(done);
+    }
+    History::from_ops(history).unwrap()
+}
+
+/// A million sequential ops on one key: each step of the search costs the same however
+/// much of the history is behind it (time: `bench --only check-speed`).
+#[test]
+fn a_million_op_sequential_register_history_is_decided() {
+    let checker = Linearizable::new(ModelKind::Register);
+    let valid = checker.check(
+        &sequential_register(1_000_000, false),
+        &CheckOptions::default(),
+    );
+    assert_eq!(valid.valid, Validity::Valid, "{}", valid.to_value());
+    let stale = checker.check(
+        &sequential_register(1_000_000, true),
+        &CheckOptions::default(),
+    );
+    assert_eq!(stale.valid, Validity::Invalid);
+    assert_eq!(
+        stale.get("op").and_then(|o| o.get("value")),
+        Some(&Value::from(1000)),
+        "the stale read is the op reported"
+    );
+}
+
+/// `count` concurrent writes of distinct values that all crash (`:info`), then reads, one
+/// after another, of the written values in a shuffled order; with `reread`, a value read
+/// earlier is read again at the end, which no order of single writes explains.
+fn crashed_writes_read_back(count: usize, reread: bool) -> History {
+    let mut text = String::new();
+    for p in 0..count {
+        text.push_str(&format!(
+            "{{:process {p}, :type :invoke, :f :write, :value {p}}}\n"
+        ));
+    }
+    for p in 0..count {
+        text.push_str(&format!(
+            "{{:process {p}, :type :info, :f :write, :value {p}}}\n"
+        ));
+    }
+    let mut order: Vec<usize> = (0..count).collect();
+    let mut x: u64 = 7;
+    for i in (1..order.len()).rev() {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        order.swap(i, (x >> 33) as usize % (i + 1));
+    }
+    if reread {
+        order.push(order[3]);
+    }
+    for (i, v) in order.iter().enumerate() {
+        let p = 100 + i;
+        text.push_str(&format!(
+            "{{:process {p}, :type :invoke, :f :read, :value nil}}\n"
+        ));
+        text.push_str(&format!(
+            "{{:process {p}, :type :ok, :f :read, :value {v}}}\n"
+        ));
+    }
+    history(&text)
+}
+
+/// Crashed writes are linearized only where a read observes them: 40 of them read back
+/// in a random order are decided at once, both ways.
+#[test]
+fn forty_crashed_writes_read_back_in_any_order_are_decided() {
+    let checker = Linearizable::new(ModelKind::Register);
+    let opts = CheckOptions {
+        time_limit: Some(Duration::from_secs(60)),
+        ..CheckOptions::default()
+    };
+    let valid = checker.check(&crashed_writes_read_back(40, false), &opts);
+    assert_eq!(valid.valid, Validity::Valid, "{}", valid.to_value());
+    let reread = checker.check(&crashed_writes_read_back(40, true), &opts);
+    assert_eq!(reread.valid, Validity::Invalid, "{}", reread.to_value());
+}
+
+/// Knossos' and Porcupine's set models reject a read that returns an element twice.
+#[test]
+fn a_set_read_with_a_duplicate_element_is_not_linearizable() {
+    let text = "{:process 0, :type :invoke, :f :add, :value 100}\n\
+                {:process 0, :type :ok, :f :add, :value 100}\n\
+                {:process 1, :type :invoke, :f :add, :value 110}\n\
+                {:process 1, :type :ok, :f :add, :value 110}\n\
+                {:process 2, :type :invoke, :f :read, :value nil}\n\
+                {:process 2, :type :ok, :f :read, :value [100 100 110]}\n";
+    assert_eq!(check(ModelKind::Set, text).valid, Validity::Invalid);
+    let fine = text.replace("[100 100 110]", "[110 100]");
+    assert_eq!(check(ModelKind::Set, &fine).valid, Validity::Valid);
 }

@@ -4,7 +4,8 @@
 //! or not), are linearizable; the same history with one `:ok` read changed to a value
 //! never written is not. Small histories with scrambled results get the verdict of a
 //! brute-force search straight from the definition, alone and interleaved with another
-//! key as independent tuples. Proptest shrinks a failing history to a small one.
+//! key as independent tuples, from the frontier search and from the depth-first search
+//! alone. Proptest shrinks a failing history to a small one.
 
 use jepsen_core::checker::linearizable::{KeySplit, Linearizable};
 use jepsen_core::checker::{CheckOptions, Checker, Validity};
@@ -318,6 +319,11 @@ proptest! {
         let history = scrambled(&simulate(&plan, threads), &noise);
         let expected = if brute_force_linearizable(&history) { Validity::Valid } else { Validity::Invalid };
         prop_assert_eq!(check(ModelKind::CasRegister, &history), expected, "\n{}", edn(&history));
+        // The depth-first search alone (the frontier search's fallback) agrees too.
+        let wgl = Linearizable::new(ModelKind::CasRegister)
+            .with_frontier_bytes(0)
+            .check(&history, &CheckOptions::default());
+        prop_assert_eq!(wgl.valid, expected, "depth-first alone\n{}", edn(&history));
     }
 }
 

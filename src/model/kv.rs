@@ -1,7 +1,10 @@
-//! `kv`: one key of Porcupine's key-value store (the checker splits the history per
-//! `:key`): `:get` returns the string, `:put` replaces it, `:append` concatenates; a key
-//! never written reads as "".
+//! `kv`: Porcupine's key-value store: `:get` returns the string of the op's `:key`, `:put`
+//! replaces it, `:append` concatenates; a key never written reads as "" (or the initial
+//! value). The checker usually splits the history per `:key`, and then each partition is
+//! one key; checked whole (`--key-split none`), the state holds every key's string, as
+//! Porcupine's `kvNoPartitionModel`. A `:get` may return exactly the key's string.
 //!
+//! A state is an interned vector with one string per key (keys numbered as first seen).
 //! A state is one integer: a node of a trie of the writes that built the string (a put
 //! starts at the root, each append adds a child), so an append costs one table lookup
 //! instead of building and hashing an ever longer string. A get compares its string with
@@ -13,6 +16,12 @@ use crate::history::Value;
 use hashbrown::HashMap;
 
 pub struct Kv {
+    /// The keys (one, nil, when the history is split per key).
+    keys: Interner<Value>,
+    /// States: each key's string, by key number.
+    states: Interner<Vec<u32>>,
+    /// State, key, new string -> state.
+    moves: HashMap<(u32, u32, u32), u32>,
     /// Fragments written and strings read.
     strings: Interner<Box<str>>,
     /// Trie nodes; node 0 is the empty string.
@@ -31,11 +40,11 @@ const EMPTY: u32 = 0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KvOp {
-    /// Reads the string with this id.
-    Get(u32),
-    /// Writes / appends the fragment with this id.
-    Put(u32),
-    Append(u32),
+    /// Reads the string with this id from the key with this number.
+    Get(u32, u32),
+    /// Writes / appends the fragment with this id to the key with this number.
+    Put(u32, u32),
+    Append(u32, u32),
 }
 
 impl Kv {
@@ -86,6 +95,18 @@ impl Kv {
         end == 0
     }
 
+    /// `state` with key `key`'s string set to `node`.
+    fn with(&mut self, state: u32, key: u32, node: u32) -> u32 {
+        if let Some(&next) = self.moves.get(&(state, key, node)) {
+            return next;
+        }
+        let mut strings = self.states.get(state).clone();
+        strings[key as usize] = node;
+        let next = self.states.intern(strings);
+        self.moves.insert((state, key, node), next);
+        next
+    }
+
     fn text(&self, mut node: u32) -> String {
         let mut fragments = Vec::new();
         while node != EMPTY {
@@ -104,6 +125,9 @@ impl Model for Kv {
 
     fn new(initial: Option<&Value>) -> Result<Kv, String> {
         let mut kv = Kv {
+            keys: Interner::new(),
+            states: Interner::new(),
+            moves: HashMap::new(),
             strings: Interner::new(),
             nodes: vec![Node {
                 parent: EMPTY,
@@ -119,31 +143,62 @@ impl Model for Kv {
     }
 
     fn initial_state(&mut self) -> u32 {
-        self.initial
+        let keys = self.keys.len().max(1);
+        self.states.intern(vec![self.initial; keys])
     }
 
     fn encode(&mut self, f: &str, value: &Value, outcome: Outcome) -> Result<Option<KvOp>, String> {
+        self.encode_keyed(None, f, value, outcome)
+    }
+
+    fn encode_keyed(
+        &mut self,
+        key: Option<&Value>,
+        f: &str,
+        value: &Value,
+        outcome: Outcome,
+    ) -> Result<Option<KvOp>, String> {
+        let key = self.keys.intern(key.cloned().unwrap_or(Value::Nil));
         match f {
             "get" if outcome == Outcome::Info => Ok(None),
-            "get" => Ok(Some(KvOp::Get(self.string(value)?))),
-            "put" => Ok(Some(KvOp::Put(self.string(value)?))),
-            "append" => Ok(Some(KvOp::Append(self.string(value)?))),
+            "get" => Ok(Some(KvOp::Get(key, self.string(value)?))),
+            "put" => Ok(Some(KvOp::Put(key, self.string(value)?))),
+            "append" => Ok(Some(KvOp::Append(key, self.string(value)?))),
             _ => Err(unknown_f("kv", f, ":get, :put or :append")),
         }
     }
 
     fn step(&mut self, state: &u32, op: &KvOp) -> Option<u32> {
+        let node = |kv: &Kv, key: u32| kv.states.get(*state)[key as usize];
         match *op {
-            KvOp::Get(text) => self
-                .spells(*state, self.strings.get(text))
+            KvOp::Get(key, text) => self
+                .spells(node(self, key), self.strings.get(text))
                 .then_some(*state),
-            KvOp::Put(fragment) => Some(self.child(EMPTY, fragment)),
-            KvOp::Append(fragment) => Some(self.child(*state, fragment)),
+            KvOp::Put(key, fragment) => {
+                let written = self.child(EMPTY, fragment);
+                Some(self.with(*state, key, written))
+            }
+            KvOp::Append(key, fragment) => {
+                let appended = self.child(node(self, key), fragment);
+                Some(self.with(*state, key, appended))
+            }
         }
     }
 
     fn render_state(&self, state: &u32) -> Value {
-        Value::Str(self.text(*state))
+        let strings = self.states.get(*state);
+        // One unnamed key: the history was split per key, and the state is its string.
+        if self.keys.len() <= 1 && (self.keys.is_empty() || *self.keys.get(0) == Value::Nil) {
+            return Value::Str(self.text(strings[0]));
+        }
+        Value::Map(
+            (0..self.keys.len())
+                .map(|k| {
+                    let key = self.keys.get(k as u32).clone();
+                    (key, Value::Str(self.text(strings[k])))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -178,6 +233,29 @@ mod tests {
         assert_eq!(m.step(&s4, &get_abc), Some(s4));
         assert_eq!(m.render_state(&s4), Value::from("abc"));
         assert_eq!(m.step(&s3, &get_ab), None);
+    }
+
+    #[test]
+    fn a_whole_history_keeps_its_keys_apart() {
+        let mut m = Kv::new(None).unwrap();
+        let (a, b) = (Value::from("a"), Value::from("b"));
+        let put_a = m.encode_keyed(Some(&a), "put", &Value::from("1"), Outcome::Ok);
+        let get_b = m.encode_keyed(Some(&b), "get", &Value::from(""), Outcome::Ok);
+        let get_a = m.encode_keyed(Some(&a), "get", &Value::from("1"), Outcome::Ok);
+        let (put_a, get_b, get_a) = (
+            put_a.unwrap().unwrap(),
+            get_b.unwrap().unwrap(),
+            get_a.unwrap().unwrap(),
+        );
+        let s0 = m.initial_state();
+        let s1 = m.step(&s0, &put_a).unwrap();
+        assert_eq!(m.step(&s1, &get_b), Some(s1), "b was never written");
+        assert_eq!(m.step(&s1, &get_a), Some(s1));
+        assert_eq!(m.step(&s0, &get_a), None);
+        assert_eq!(
+            m.render_state(&s1),
+            Value::Map(vec![(a, Value::from("1")), (b, Value::from(""))])
+        );
     }
 
     #[test]

@@ -60,6 +60,19 @@ pub trait Model: Sized + Send {
         outcome: Outcome,
     ) -> Result<Option<Self::Op>, String>;
 
+    /// [`Model::encode`] for an op of a history that is not split per key, with the op's
+    /// `:key` (if it has one): a model of several keys (kv) uses it, the others ignore it.
+    fn encode_keyed(
+        &mut self,
+        key: Option<&Value>,
+        f: &str,
+        value: &Value,
+        outcome: Outcome,
+    ) -> Result<Option<Self::Op>, String> {
+        let _ = key;
+        self.encode(f, value, outcome)
+    }
+
     /// The state after `op`, or `None` if `op` cannot happen in `state`.
     fn step(&mut self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
 

@@ -1,6 +1,8 @@
 //! `set`: Knossos' linearizable set: `:add x` inserts x, `:read` returns the whole set (a
-//! collection) and must equal it. Elements are interned to integers and whole sets to
-//! one integer each, so a state is one integer.
+//! collection) and must equal it: every element once, in any order. A read that returns
+//! an element twice (`[100 100 110]`) matches no state, as in Knossos and Porcupine.
+//! Elements are interned to integers and whole sets to one integer each, so a state is
+//! one integer.
 
 use super::{unknown_f, Interner, Model, Outcome};
 use crate::history::Value;
@@ -14,6 +16,9 @@ pub struct SetModel {
     initial: u32,
 }
 
+/// The set id of a read that no set can match (it named an element twice).
+const NO_SET: u32 = u32::MAX;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetOp {
     Add(u32),
@@ -22,6 +27,18 @@ pub enum SetOp {
 }
 
 impl SetModel {
+    /// The id of the set a read returned; [`NO_SET`] if it holds an element twice.
+    fn read_id(&mut self, value: &Value) -> Result<u32, String> {
+        let len = value.as_slice().map_or(0, |items| items.len());
+        let id = self.set_id(value)?;
+        Ok(if self.sets.get(id).len() < len {
+            NO_SET
+        } else {
+            id
+        })
+    }
+
+    /// The id of the set of `value`'s elements (duplicates count once).
     fn set_id(&mut self, value: &Value) -> Result<u32, String> {
         let items = value
             .as_slice()
@@ -64,7 +81,7 @@ impl Model for SetModel {
         match f {
             "add" => Ok(Some(SetOp::Add(self.elements.intern(value.clone())))),
             "read" if outcome == Outcome::Info => Ok(None),
-            "read" => Ok(Some(SetOp::Read(self.set_id(value)?))),
+            "read" => Ok(Some(SetOp::Read(self.read_id(value)?))),
             _ => Err(unknown_f("set", f, ":add or :read")),
         }
     }

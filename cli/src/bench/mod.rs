@@ -2,6 +2,9 @@
 //!
 //! - `check`: parse + linearizability check of the reference etcd and porcupine-kv
 //!   histories (Porcupine's own test data), against a parse-only baseline of the same run;
+//! - `search`: histories that defeat a plain WGL search (a 10-client kv history checked
+//!   whole, a million sequential ops, crashed writes read back), time and peak memory of a
+//!   child `check` against its parse-only run;
 //! - `set-full`: a synthetic 1,000,000-op set history, parsed and set-full-checked;
 //! - `generator`: ops/s through Jepsen's generator simulator for common shapes;
 //! - `interpreter`: client ops/s through the interpreter with a no-op client, on the
@@ -18,6 +21,7 @@ mod generator;
 mod interpreter;
 mod report;
 mod report_history;
+mod search_scaling;
 mod set_full;
 mod sim_bugs;
 
@@ -29,6 +33,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Suite {
     Check,
+    Search,
     SetFull,
     Generator,
     Interpreter,
@@ -65,6 +70,9 @@ pub fn run(args: BenchArgs) -> Result<i32, Failure> {
     let all = args.only.is_empty();
     if all || args.only.contains(&Suite::Check) {
         check_speed::run(&args.histories, args.repeat)?;
+    }
+    if all || args.only.contains(&Suite::Search) {
+        search_scaling::run(&args.histories, args.repeat)?;
     }
     if all || args.only.contains(&Suite::SetFull) {
         set_full::run(args.ops, args.repeat)?;

@@ -4,15 +4,22 @@
 //! (or never-completed) ops may take effect at any time after their invocation, or never.
 //!
 //! The history is split per key ([`KeySplit`]) and the keys are checked in parallel,
-//! each with the WGL search ([`search`]) over compactly encoded operations of a model
-//! chosen by name ([`ModelKind`]). The verdict is false if any key is not linearizable,
-//! unknown if a key hit the time or memory limit, true otherwise. As in Porcupine, the
-//! first key found not linearizable stops the others; the report ([`explain`]) is about
-//! the first (in key order) of the keys found not linearizable by then, and `failures`
-//! lists them. With several bad keys and several threads, which of them are found first
-//! depends on timing; the verdict does not.
+//! each over compactly encoded operations of a model chosen by name ([`ModelKind`]):
+//! first by just-in-time linearization over a frontier of configurations ([`frontier`],
+//! Knossos' `linear` analyzer, whose cost per event does not grow with the history and
+//! which linearizes crashed operations only where something observes them), and, should
+//! that frontier grow too wide (many operations running at once), by the WGL depth-first
+//! search ([`search`], Porcupine's and Knossos' `wgl`). The result's `analyzer` says
+//! `linear`, or `wgl` when some key needed the depth-first search. The verdict is false
+//! if any key is not linearizable, unknown if a key hit the time or memory limit (the
+//! memory limit bounds the whole process, not only the search's tables), true
+//! otherwise. As in Porcupine, the first key found not linearizable stops the others;
+//! the report ([`explain`]) is about the first (in key order) of the keys found not
+//! linearizable by then, and `failures` lists them. With several bad keys and several
+//! threads, which of them are found first depends on timing; the verdict does not.
 
 mod explain;
+mod frontier;
 mod partition;
 mod search;
 
@@ -24,7 +31,7 @@ use crate::model::{
     CasRegister, Kv, Model, ModelKind, MultiRegister, Mutex, Outcome, Register, SetModel,
 };
 use search::{search, Limits, SearchOp, SearchOutcome, SearchStats};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The linearizability checker. Build with [`Linearizable::new`] and the `with_` methods.
@@ -35,10 +42,14 @@ pub struct Linearizable {
     /// multi-register); `None` = the model's default (nil, empty, free).
     pub initial: Option<Value>,
     pub key_split: KeySplit,
-    /// Per key: give up (unknown) when the search's cache exceeds this many bytes.
+    /// Give up (unknown) when a key's search cache, or the whole process, would exceed
+    /// this many bytes.
     pub max_cache_bytes: usize,
     /// Keys checked at once; 0 = the machine's parallelism.
     pub threads: usize,
+    /// The memory the frontier search may take before the depth-first search takes over;
+    /// `None`: an eighth of `max_cache_bytes`; `Some(0)`: the depth-first search alone.
+    pub frontier_bytes: Option<usize>,
 }
 
 /// The verdict on one key.
@@ -58,6 +69,7 @@ impl Linearizable {
             key_split: KeySplit::Auto,
             max_cache_bytes: 2 << 30,
             threads: 0,
+            frontier_bytes: None,
         }
     }
 
@@ -76,6 +88,11 @@ impl Linearizable {
         self
     }
 
+    pub fn with_frontier_bytes(mut self, bytes: usize) -> Linearizable {
+        self.frontier_bytes = Some(bytes);
+        self
+    }
+
     pub fn with_threads(mut self, threads: usize) -> Linearizable {
         self.threads = threads;
         self
@@ -86,9 +103,16 @@ impl Linearizable {
         let deadline = opts
             .time_limit
             .and_then(|limit| Instant::now().checked_add(limit));
+        // Whether some key needed the depth-first search.
+        let used_wgl = AtomicBool::new(false);
         let base = |valid| {
+            let analyzer = if used_wgl.load(Ordering::Relaxed) {
+                "wgl"
+            } else {
+                "linear"
+            };
             CheckResult::new(valid)
-                .with("analyzer", Value::keyword("wgl"))
+                .with("analyzer", Value::keyword(analyzer))
                 .with("model", Value::keyword(self.model.name()))
         };
         if let Err(e) = M::new(self.initial.as_ref()) {
@@ -123,7 +147,7 @@ impl Linearizable {
                         max_cache_bytes: self.max_cache_bytes,
                         cancelled: &cancelled,
                     };
-                    self.check_key::<M>(history, &parts[i], &limits)
+                    self.check_key::<M>(history, &parts[i], &limits, &used_wgl)
                 };
                 if matches!(verdict, KeyVerdict::Invalid(_)) {
                     first_invalid.fetch_min(position, Ordering::Relaxed);
@@ -187,6 +211,7 @@ impl Linearizable {
         history: &History,
         part: &Partition<'_>,
         limits: &Limits<'_>,
+        used_wgl: &AtomicBool,
     ) -> KeyVerdict {
         let mut model = match M::new(self.initial.as_ref()) {
             Ok(m) => m,
@@ -195,7 +220,12 @@ impl Linearizable {
         let mut ops = Vec::with_capacity(part.ops.len());
         let mut kept = Vec::with_capacity(part.ops.len());
         for (j, op) in part.ops.iter().enumerate() {
-            match model.encode(op.f, op.value, op.outcome) {
+            // Not split per key: the model sees each op's key (kv keeps them apart).
+            let key = match part.key {
+                None => history.ops[op.invoke].extra.get("key"),
+                Some(_) => None,
+            };
+            match model.encode_keyed(key, op.f, op.value, op.outcome) {
                 Ok(Some(encoded)) => {
                     ops.push(SearchOp {
                         op: encoded,
@@ -216,7 +246,28 @@ impl Linearizable {
             }
         }
         let mut stats = SearchStats::default();
-        match search(&mut model, &ops, limits, &mut stats) {
+        // The frontier search first, with an eighth of the memory (or `frontier_bytes`);
+        // the depth-first one when the frontier grows wider than that.
+        let outcome = match frontier::search(
+            &mut model,
+            &ops,
+            limits,
+            self.frontier_bytes.unwrap_or(limits.max_cache_bytes / 8),
+            &mut stats,
+        ) {
+            Ok(outcome) => outcome,
+            Err(frontier::GaveUp::Limit(reason)) => SearchOutcome::GaveUp(reason),
+            Err(frontier::GaveUp::Wide(wide)) => {
+                used_wgl.store(true, Ordering::Relaxed);
+                match search(&mut model, &ops, limits, &mut stats) {
+                    SearchOutcome::GaveUp(reason) if reason != "cancelled" => SearchOutcome::GaveUp(
+                        format!("the frontier search grew too wide ({wide}); the depth-first search: {reason}"),
+                    ),
+                    outcome => outcome,
+                }
+            }
+        };
+        match outcome {
             SearchOutcome::Linearizable => KeyVerdict::Valid,
             SearchOutcome::NotLinearizable(stuck) => KeyVerdict::Invalid(explain::failure_details(
                 history, part, &kept, &ops, &mut model, &stuck,

@@ -36,10 +36,42 @@ pub struct SearchOp<O> {
 /// When to give up.
 pub struct Limits<'a> {
     pub deadline: Option<Instant>,
-    /// Give up when the cache of visited configurations exceeds this many bytes.
+    /// Give up when the cache of visited configurations, or the whole process, exceeds
+    /// this many bytes.
     pub max_cache_bytes: usize,
     /// Polled now and then: give up when it returns true.
     pub cancelled: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// The process's resident memory in bytes (Linux: `/proc/self/statm`), 0 where unknown.
+pub fn resident_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Why the search must give up on memory, if it must: its cache grew past half the limit
+/// (its next growth may double it), or the whole process grew past the limit (the
+/// models' tables, other keys checked at once, the history).
+pub fn over_memory(limits: &Limits<'_>, cache_bytes: usize) -> Option<String> {
+    let limit = limits.max_cache_bytes;
+    if cache_bytes > limit / 2 {
+        return Some(format!(
+            "memory limit of {} MiB: the search cache ({} MiB) would pass it when it next grows",
+            limit >> 20,
+            cache_bytes >> 20
+        ));
+    }
+    let resident = resident_bytes();
+    (resident > limit).then(|| {
+        format!(
+            "memory limit of {} MiB reached by the process ({} MiB resident, {} MiB of it this search's cache)",
+            limit >> 20,
+            resident >> 20,
+            cache_bytes >> 20
+        )
+    })
 }
 
 /// Where the search got stuck: the longest prefix of operations it could linearize, the
@@ -238,11 +270,10 @@ pub fn search<M: Model>(
                     cache.table.len()
                 ));
             }
-            if cache.bytes() > limits.max_cache_bytes {
+            if let Some(why) = over_memory(limits, cache.bytes()) {
                 stats.configurations = cache.table.len();
                 return SearchOutcome::GaveUp(format!(
-                    "memory limit of {} MiB for the search cache reached after {} configurations",
-                    limits.max_cache_bytes >> 20,
+                    "{why}, after {} configurations",
                     cache.table.len()
                 ));
             }
