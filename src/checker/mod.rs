@@ -3,6 +3,7 @@
 //! true, and a checker that panics yields unknown rather than a crash.
 
 pub mod counter;
+pub mod elle;
 pub mod heal;
 pub mod linearizable;
 pub mod registry;
