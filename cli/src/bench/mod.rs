@@ -9,6 +9,7 @@
 //! - `generator`: ops/s through Jepsen's generator simulator for common shapes;
 //! - `interpreter`: client ops/s through the interpreter with a no-op client, on the
 //!   deterministic runtime and on tokio, with and without streaming to `history.jsonl`;
+//! - `list-append`: Elle's list-append checker on 1,000,000 generated transactions;
 //! - `report`: rendering a 100,000-op run's `report.html` and loading it in Chromium;
 //! - `sim-bugs`: per injected bug of the simulation, the median iterations to find it.
 //!
@@ -19,6 +20,7 @@ mod check_speed;
 mod chromium;
 mod generator;
 mod interpreter;
+mod list_append;
 mod report;
 mod report_history;
 mod search_scaling;
@@ -37,6 +39,7 @@ pub enum Suite {
     SetFull,
     Generator,
     Interpreter,
+    ListAppend,
     Report,
     SimBugs,
 }
@@ -82,6 +85,9 @@ pub fn run(args: BenchArgs) -> Result<i32, Failure> {
     }
     if all || args.only.contains(&Suite::Interpreter) {
         interpreter::run(args.ops, args.repeat);
+    }
+    if all || args.only.contains(&Suite::ListAppend) {
+        list_append::run(args.repeat);
     }
     if all || args.only.contains(&Suite::Report) {
         report::run(args.repeat)?;

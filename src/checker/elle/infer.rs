@@ -72,20 +72,26 @@ pub fn infer(t: &Txns) -> Inference {
     let txns = &t.txns;
     let mut findings = Vec::new();
     // Who appended what.
-    let mut appender: HashMap<(u32, &Value), Appender> = HashMap::new();
+    let appends = txns
+        .iter()
+        .map(|t| {
+            t.mops
+                .iter()
+                .filter(|m| matches!(m, Mop::Append(..)))
+                .count()
+        })
+        .sum();
+    let mut appender: HashMap<(u32, &Value), Appender> = HashMap::with_capacity(appends);
     for (i, txn) in txns.iter().enumerate() {
-        let mut last_append: HashMap<u32, usize> = HashMap::new();
         for (m, mop) in txn.mops.iter().enumerate() {
-            if let Mop::Append(k, _) = mop {
-                last_append.insert(*k, m);
-            }
-        }
-        for (m, mop) in txn.mops.iter().enumerate() {
-            if let Mop::Append(k, v) = mop {
-                appender.entry((*k, v)).or_insert(Appender {
+            if let Mop::Append(k, v) = *mop {
+                let later = txn.mops[m + 1..]
+                    .iter()
+                    .any(|o| matches!(o, Mop::Append(k2, _) if *k2 == k));
+                appender.entry((k, v)).or_insert(Appender {
                     txn: i as u32,
                     mop: m as u32,
-                    last: last_append[k] == m,
+                    last: !later,
                 });
             }
         }
@@ -98,11 +104,8 @@ pub fn infer(t: &Txns) -> Inference {
             continue;
         }
         for (m, mop) in txn.mops.iter().enumerate() {
-            if let Mop::Read(k, Some(list)) = mop {
-                reads
-                    .entry(*k)
-                    .or_default()
-                    .push((i as u32, m as u32, list.as_slice()));
+            if let Mop::Read(k, Some(list)) = *mop {
+                reads.entry(k).or_default().push((i as u32, m as u32, list));
             }
         }
     }
@@ -182,19 +185,26 @@ pub fn infer(t: &Txns) -> Inference {
 
     // Reads: aborted and intermediate reads, wr and rw edges, internal and future reads.
     // Who read which version of a key externally, for lost updates.
-    let mut readers_of: HashMap<(u32, usize), Vec<u32>> = HashMap::new();
+    // (key, version length, txn) of external reads by transactions that also append to
+    // the key.
+    let mut read_then_append: Vec<(u32, usize, u32)> = Vec::new();
+    // Per key, what the transaction knows of it so far: the whole list (after a read),
+    // or only the values it appended (which a read must end with). Transactions touch
+    // few keys: a list beats a map.
+    let mut known: Vec<(u32, bool, Vec<&Value>)> = Vec::new();
     for (i, txn) in txns.iter().enumerate() {
         let i = i as u32;
-        // Per key, what this transaction knows of it so far: the whole list (after a
-        // read), or only the values it appended (which a read must end with).
-        let mut known: HashMap<u32, (bool, Vec<&Value>)> = HashMap::new();
+        known.clear();
         for (m, mop) in txn.mops.iter().enumerate() {
-            match mop {
-                Mop::Append(k, v) => known.entry(*k).or_insert((false, Vec::new())).1.push(v),
+            match *mop {
+                Mop::Append(k, v) => match known.iter_mut().find(|e| e.0 == k) {
+                    Some(e) => e.2.push(v),
+                    None => known.push((k, false, vec![v])),
+                },
                 Mop::Read(k, Some(list)) if txn.status == Status::Ok => {
-                    let k = *k;
-                    let external = !known.contains_key(&k);
-                    if let Some((whole, expected)) = known.get(&k) {
+                    let at = known.iter().position(|e| e.0 == k);
+                    let external = at.is_none();
+                    if let Some((_, whole, expected)) = at.map(|a| &known[a]) {
                         let ok = if *whole {
                             list.iter().eq(expected.iter().copied())
                         } else {
@@ -209,7 +219,7 @@ pub fn infer(t: &Txns) -> Inference {
                                 txns: vec![i],
                                 key: k,
                                 values: vec![
-                                    Value::Vec(list.clone()),
+                                    Value::Vec(list.to_vec()),
                                     Value::Vec(expected.iter().map(|v| (*v).clone()).collect()),
                                 ],
                                 why: if *whole {
@@ -220,7 +230,10 @@ pub fn infer(t: &Txns) -> Inference {
                             });
                         }
                     }
-                    known.insert(k, (true, list.iter().collect()));
+                    match at {
+                        Some(a) => known[a] = (k, true, list.iter().collect()),
+                        None => known.push((k, true, list.iter().collect())),
+                    }
                     for v in list {
                         let Some(a) = appender.get(&(k, v)) else {
                             continue;
@@ -283,7 +296,12 @@ pub fn infer(t: &Txns) -> Inference {
                     // Only reads that are prefixes of the version order say which
                     // version comes next.
                     if list.len() <= versions.len() && list == &versions[..list.len()] {
-                        readers_of.entry((k, list.len())).or_default().push(i);
+                        if txn.mops[m + 1..]
+                            .iter()
+                            .any(|o| matches!(o, Mop::Append(k2, _) if *k2 == k))
+                        {
+                            read_then_append.push((k, list.len(), i));
+                        }
                         // The writer of the read's last value (a read of an
                         // intermediate state is G1b already, not also a cycle).
                         let last_writer = list
@@ -320,26 +338,15 @@ pub fn infer(t: &Txns) -> Inference {
 
     // Lost updates: two committed transactions read the same version of a key and both
     // appended to it.
-    let mut lost: Vec<(&(u32, usize), &Vec<u32>)> = readers_of.iter().collect();
-    lost.sort_by_key(|(key, _)| **key);
-    for (&(k, len), readers) in lost {
-        let writers: Vec<u32> = readers
-            .iter()
-            .copied()
-            .filter(|&r| {
-                txns[r as usize]
-                    .mops
-                    .iter()
-                    .any(|m| matches!(m, Mop::Append(key, _) if *key == k))
-            })
-            .collect();
-        if writers.len() > 1 {
-            let versions = order[&k];
+    read_then_append.sort_unstable();
+    for group in read_then_append.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if group.len() > 1 {
+            let (k, len, _) = group[0];
             findings.push(Finding {
                 kind: "lost-update",
-                txns: writers,
+                txns: group.iter().map(|g| g.2).collect(),
                 key: k,
-                values: vec![Value::Vec(versions[..len].to_vec())],
+                values: vec![Value::Vec(order[&k][..len].to_vec())],
                 why: "these transactions read the same version of the key and each appended to it: one's update is lost to the other".to_string(),
             });
         }

@@ -16,15 +16,15 @@ pub enum Status {
     Fail,
 }
 
-/// One micro-op.
+/// One micro-op; its values are the history's own.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Mop {
-    Append(u32, Value),
+pub enum Mop<'h> {
+    Append(u32, &'h Value),
     /// A read of a key: the list it saw (`None`: not known, e.g. in an invocation).
-    Read(u32, Option<Vec<Value>>),
+    Read(u32, Option<&'h [Value]>),
 }
 
-impl Mop {
+impl Mop<'_> {
     pub fn key(&self) -> u32 {
         match self {
             Mop::Append(k, _) | Mop::Read(k, _) => *k,
@@ -34,16 +34,16 @@ impl Mop {
 
 /// One transaction.
 #[derive(Clone, Debug)]
-pub struct Txn {
+pub struct Txn<'h> {
     /// Positions of the invocation and of the completion (if any) in the history.
     pub invoke: usize,
     pub complete: Option<usize>,
     pub process: Process,
     pub status: Status,
-    pub mops: Vec<Mop>,
+    pub mops: Vec<Mop<'h>>,
 }
 
-impl Txn {
+impl Txn<'_> {
     /// The op that stands for this transaction in reports: its completion, else its
     /// invocation.
     pub fn position(&self) -> usize {
@@ -52,13 +52,13 @@ impl Txn {
 }
 
 /// The transactions, in invocation order, and the keys they name.
-pub struct Txns {
-    pub txns: Vec<Txn>,
+pub struct Txns<'h> {
+    pub txns: Vec<Txn<'h>>,
     pub keys: Interner<Value>,
 }
 
 /// Decodes the history's `:txn` operations; an error names the op and what is wrong.
-pub fn txns(history: &History) -> Result<Txns, String> {
+pub fn txns(history: &History) -> Result<Txns<'_>, String> {
     let mut keys = Interner::new();
     let mut txns = Vec::new();
     for (invoke, complete) in history.client_pairs() {
@@ -93,11 +93,11 @@ pub fn txns(history: &History) -> Result<Txns, String> {
 }
 
 /// The micro-ops of a transaction's value; `reads_known`: reads carry their lists.
-fn decode(
-    value: &Value,
+fn decode<'h>(
+    value: &'h Value,
     reads_known: bool,
     keys: &mut Interner<Value>,
-) -> Result<Vec<Mop>, String> {
+) -> Result<Vec<Mop<'h>>, String> {
     let Some(mops) = value.as_slice() else {
         return Err(format!(
             "a :txn value must be a list of micro-ops, found {value}"
@@ -111,16 +111,15 @@ fn decode(
                 .ok_or_else(|| format!("a micro-op must be [f k v], found {mop}"))?;
             let key = keys.intern(parts[1].clone());
             match parts[0].as_name() {
-                Some("append") => Ok(Mop::Append(key, parts[2].clone())),
+                Some("append") => Ok(Mop::Append(key, &parts[2])),
                 Some("r") => {
                     let list = match (&parts[2], reads_known) {
                         (_, false) => None,
                         // A key never written reads as nil: the empty list.
-                        (Value::Nil, true) => Some(Vec::new()),
+                        (Value::Nil, true) => Some(&[][..]),
                         (v, true) => Some(
                             v.as_slice()
-                                .ok_or_else(|| format!("a read must return a list, found {v}"))?
-                                .to_vec(),
+                                .ok_or_else(|| format!("a read must return a list, found {v}"))?,
                         ),
                     };
                     Ok(Mop::Read(key, list))
