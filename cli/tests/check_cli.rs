@@ -440,3 +440,72 @@ fn control_characters_from_a_history_never_reach_the_terminal() {
     let o = run(&["check", "--model", "register", f.to_str().unwrap()]);
     assert_one_line_error(&o, &["new\\nline\\u{1b}.edn:1:"]);
 }
+
+mod props {
+    //! Exit codes as promised, whatever the file: 0, 1 or 2 with one verdict line, or 254
+    //! with one error line; never a crash (255) or a panic. Few cases (each runs the
+    //! binary), so that this stays a matter of seconds.
+    use super::*;
+    use proptest::prelude::*;
+
+    const GOOD: &str = "\
+{:type :invoke, :f :add, :value 1, :process 0, :time 1}
+{:type :ok, :f :add, :value 1, :process 0, :time 2}
+{:type :invoke, :f :read, :value nil, :process 1, :time 3}
+{:type :info, :f :read, :value nil, :process 1, :time 4, :error :timeout}
+{:type :invoke, :f :add, :value 2, :process 2, :time 5}
+{:type :fail, :f :add, :value 2, :process 2, :time 6}
+{:type :info, :f :start, :value nil, :process :nemesis, :time 7}
+{:type :info, :f :start, :value :done, :process :nemesis, :time 8}
+{:type :invoke, :f :read, :value nil, :process 3, :time 9}
+{:type :ok, :f :read, :value [1], :process 3, :time 10}
+";
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_file_gets_a_promised_exit_code(
+            cuts in prop::collection::vec((0..GOOD.len(), 0..6usize, "[\\[\\]{}:\" 0-9a-z\n\u{1b}]{0,3}"), 1..4),
+            checker in prop::sample::select(vec![
+                "set", "stats", "unhandled-exceptions", "heal", "set-full", "counter",
+                "set,stats,set-full",
+            ]),
+            json in any::<bool>(),
+        ) {
+            let mut text = GOOD.as_bytes().to_vec();
+            for (at, len, insert) in &cuts {
+                let at = at % (text.len() + 1);
+                let end = (at + len).min(text.len());
+                text.splice(at..end, insert.bytes());
+            }
+            let path = temp_file(
+                &format!("prop-{}.edn", std::thread::current().name().unwrap_or("t").replace("::", "-")),
+                "",
+            );
+            std::fs::write(&path, &text).unwrap();
+            let mut args = vec!["check", "--checker", checker];
+            if json {
+                args.push("--json");
+            }
+            args.push(path.to_str().unwrap());
+            let o = run(&args);
+            let err = stderr(&o);
+            prop_assert!(!err.contains("panicked") && !err.contains("internal error"), "{}", err);
+            match o.status.code() {
+                Some(0..=2) => {
+                    prop_assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+                }
+                Some(254) => {
+                    prop_assert_eq!(err.trim_end().lines().count(), 1, "{}", err);
+                    prop_assert!(!err.contains('\u{1b}'), "{:?}", err);
+                }
+                other => prop_assert!(false, "exit {:?}: {}", other, err),
+            }
+        }
+    }
+}
