@@ -16,6 +16,7 @@ pub mod history;
 pub mod interpreter;
 pub mod model;
 pub mod panic;
+pub mod printable;
 pub mod report;
 pub mod runtime;
 pub mod store;

@@ -25,7 +25,8 @@
 
 use crate::checker::{CheckResult, Validity};
 use crate::history::{
-    read_history_file, read_history_str, write_edn, History, HistoryWriter, ReadError, Value,
+    read_bounded, read_history_file_with, read_history_str_with, write_edn, History, HistoryWriter,
+    ReadError, ReadOptions, Source, Value, DEFAULT_MAX_BYTES,
 };
 use crate::test_record::TestRecord;
 use std::fs;
@@ -130,8 +131,19 @@ impl Store {
 
     /// A run's history: `history.edn` if the run finished, else what `history.jsonl`
     /// had recorded when it stopped. A run killed mid-write can leave a last line without
-    /// its newline: that op was never fully recorded, so it is left out.
+    /// its newline (even a character cut in two): that op was never fully recorded, so it
+    /// is left out. Strict pairing, the default size limit.
     pub fn load_history(path: &Path) -> Result<History, ReadError> {
+        Store::load_history_with(path, &ReadOptions::default())
+    }
+
+    /// [`Store::load_history`] with the pairing and size limit of `opts`; the run's files
+    /// must be regular files.
+    pub fn load_history_with(path: &Path, opts: &ReadOptions) -> Result<History, ReadError> {
+        let opts = ReadOptions {
+            source: Source::RegularFile,
+            ..*opts
+        };
         let run = Store::open_run(path).map_err(|e| ReadError {
             file: path.display().to_string(),
             line: 0,
@@ -139,19 +151,24 @@ impl Store {
         })?;
         let edn = run.path.join(HISTORY_EDN);
         if edn.is_file() {
-            return read_history_file(&edn);
+            return read_history_file_with(&edn, &opts);
         }
         let jsonl = run.path.join(HISTORY_JSONL);
-        let text = fs::read_to_string(&jsonl).map_err(|e| ReadError {
-            file: jsonl.display().to_string(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        })?;
-        let recorded = match text.rfind('\n') {
-            Some(end) => &text[..=end],
-            None => "",
+        let file = jsonl.display().to_string();
+        let bytes = read_bounded(&jsonl, opts.max_bytes, opts.source)?;
+        let recorded = match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(end) => &bytes[..=end],
+            None => &[],
         };
-        read_history_str(&jsonl.display().to_string(), recorded)
+        let text = std::str::from_utf8(recorded).map_err(|e| ReadError {
+            file: file.clone(),
+            line: 1 + recorded[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+            message: "not UTF-8 text: a history.jsonl is written as UTF-8".to_string(),
+        })?;
+        read_history_str_with(&file, text, opts.pairing)
     }
 }
 
@@ -306,9 +323,22 @@ fn write_json(path: &Path, value: &Value) -> io::Result<()> {
     fs::write(path, text)
 }
 
+/// A JSON file of the store (`test.json`, `results.json`): a regular file within the
+/// history size limit (a FIFO would block the reader, `serve`'s index too).
 fn load_json(path: &Path) -> io::Result<Value> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    let bytes = read_bounded(path, DEFAULT_MAX_BYTES, Source::RegularFile).map_err(|e| {
+        let kind = match fs::metadata(path) {
+            Err(e) => e.kind(),
+            Ok(_) => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, format!("cannot read {}", e))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: not UTF-8 text", path.display()),
+        )
+    })?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,

@@ -28,3 +28,36 @@ fn every_shared_history_parses() {
         assert!(h.len() > 1, "{}", f.display());
     }
 }
+
+/// Loose pairing takes what Jepsen's non-pairing checkers take (an invocation after an
+/// `:info`, a completion without an invocation, an invocation while one is open) and
+/// leaves those ops unpaired; strict pairing refuses each, naming the line.
+#[test]
+fn loose_pairing_takes_what_strict_pairing_refuses() {
+    use jepsen_core::history::{read_history_str, read_history_str_with, Pairing};
+    let text = "\
+{:type :invoke, :f :add, :value 1, :process 0}
+{:type :info, :f :add, :value 1, :process 0}
+{:type :invoke, :f :add, :value 2, :process 0}
+{:type :invoke, :f :add, :value 3, :process 0}
+{:type :ok, :f :add, :value 3, :process 0}
+{:type :ok, :f :read, :value [1 3], :process 7}
+";
+    let e = read_history_str("h.edn", text).unwrap_err();
+    assert!(e.to_string().starts_with("h.edn:3: "), "{e}");
+    let h = read_history_str_with("h.edn", text, Pairing::Loose).unwrap();
+    assert_eq!(h.len(), 6);
+    assert_eq!(h.partner(0), Some(1), "the first add and its :info pair");
+    assert_eq!(
+        h.partner(2),
+        None,
+        "an invocation superseded by the next stays open"
+    );
+    assert_eq!(h.partner(3), Some(4));
+    assert_eq!(
+        h.partner(5),
+        None,
+        "a completion without an invocation stays unpaired"
+    );
+    assert!(h.invocation(5).is_none() && h.completion(2).is_none());
+}

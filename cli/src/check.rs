@@ -8,7 +8,10 @@ use crate::exit::{self, Failure};
 use clap::Args;
 use jepsen_core::checker::registry::{self, CheckerChoice};
 use jepsen_core::checker::{CheckOptions, CheckResult, Checker, Validity};
-use jepsen_core::history::{parse_edn_values, read_history_file, ReadError};
+use jepsen_core::history::{
+    parse_edn_values, read_history_file_with, ReadError, ReadOptions, DEFAULT_MAX_BYTES,
+};
+use jepsen_core::printable;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -40,6 +43,10 @@ pub struct CheckArgs {
     /// Print one JSON object per file (verdict and full results) instead of a line.
     #[arg(long)]
     pub json: bool,
+    /// Refuse a history file larger than this many MiB (its ops take several times its
+    /// size in memory).
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MAX_BYTES >> 20)]
+    pub max_history_mb: u64,
     /// History files: Jepsen EDN (one map per line, or a vector of maps) or JSON lines.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -86,7 +93,14 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
         time_limit,
         nodes: args.nodes.clone(),
     };
-    let outcomes = check_all(&args.files, checker.as_ref(), &opts);
+    // Only the checkers that pair invocations with completions refuse a history whose
+    // ops do not pair; the others take what Jepsen's take.
+    let read = ReadOptions {
+        pairing: checker.pairing(),
+        max_bytes: max_bytes(args.max_history_mb)?,
+        ..ReadOptions::default()
+    };
+    let outcomes = check_all(&args.files, checker.as_ref(), &opts, &read);
 
     let mut overall = Validity::Valid;
     let mut unreadable = false;
@@ -106,11 +120,16 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
                     });
                     println!("{line}");
                 } else {
+                    // The name and the reason are cut short and escaped (--json has them whole).
+                    let reason = result.reason();
+                    let why = match reason.strip_prefix('\t') {
+                        Some(why) => format!("\t{}", printable::line(why)),
+                        None => String::new(),
+                    };
                     println!(
-                        "{}\t{}{}",
-                        file.display(),
+                        "{}\t{}{why}",
+                        printable::line(&file.display().to_string()),
                         result.valid.name(),
-                        result.reason()
                     );
                 }
             }
@@ -125,7 +144,12 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
 
 /// Reads and checks every file, a worker per core, results in the files' order; a
 /// spinner per file in progress when stderr is a terminal.
-fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> Vec<Outcome> {
+fn check_all(
+    files: &[PathBuf],
+    checker: &dyn Checker,
+    opts: &CheckOptions,
+    read: &ReadOptions,
+) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let progress = crate::progress::CheckProgress::new();
     let workers = std::thread::available_parallelism()
@@ -142,7 +166,7 @@ fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> V
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(file) = files.get(i) else { break };
                         let spinner = progress.file(file);
-                        let outcome = match read_history_file(file) {
+                        let outcome = match read_history_file_with(file, read) {
                             Ok(history) => {
                                 spinner.checking(file, history.len());
                                 Outcome::Checked(checker.check(&history, opts))
@@ -168,4 +192,14 @@ fn check_all(files: &[PathBuf], checker: &dyn Checker, opts: &CheckOptions) -> V
         .into_iter()
         .map(|o| o.expect("every file was checked"))
         .collect()
+}
+
+/// `--max-history-mb` in bytes (at least 1 MiB, and no more than a 64-bit count of bytes).
+pub fn max_bytes(mb: u64) -> Result<u64, Failure> {
+    mb.checked_mul(1 << 20).filter(|_| mb > 0).ok_or_else(|| {
+        Failure::bad_input(format!(
+            "--max-history-mb {mb}: give a size in MiB from 1 (the default is {})",
+            DEFAULT_MAX_BYTES >> 20
+        ))
+    })
 }

@@ -123,7 +123,10 @@ fn main() {
                 .collect();
             let first = first.join(" ");
             let first = first.trim_start_matches("error: ");
-            eprintln!("error: {first} (see restate-jepsen --help)");
+            eprintln!(
+                "error: {} (see restate-jepsen --help)",
+                jepsen_core::printable::line(first)
+            );
             std::process::exit(exit::BAD_ARGUMENTS);
         }
     };
@@ -142,12 +145,13 @@ fn main() {
     let code = match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(code)) => code,
         Ok(Err(failure)) => {
-            eprintln!("error: {}", failure.message);
+            // One line, however odd the input it quotes.
+            eprintln!("error: {}", jepsen_core::printable::line(&failure.message));
             failure.code
         }
         Err(_) => {
             let message = LAST_PANIC.lock().map(|m| m.clone()).unwrap_or_default();
-            eprintln!("internal error: {message}");
+            eprintln!("internal error: {}", jepsen_core::printable::line(&message));
             exit::CRASH
         }
     };

@@ -97,6 +97,8 @@ enum Refused {
     /// It names something outside the store (or tries to, with `..`).
     Outside,
     NotFound,
+    /// A FIFO, socket or device: reading it could block the server forever.
+    NotAFile,
 }
 
 impl IntoResponse for Refused {
@@ -104,12 +106,18 @@ impl IntoResponse for Refused {
         match self {
             Refused::Outside => (StatusCode::FORBIDDEN, "outside the store\n").into_response(),
             Refused::NotFound => (StatusCode::NOT_FOUND, "not in the store\n").into_response(),
+            Refused::NotAFile => (
+                StatusCode::FORBIDDEN,
+                "not a regular file or folder: only those are served\n",
+            )
+                .into_response(),
         }
     }
 }
 
 /// The real path of `relative` (already percent-decoded, `/`-separated) in the store at
-/// `root`, if it exists and lies inside the store once every symlink is followed.
+/// `root`, if it exists, lies inside the store once every symlink is followed, and is a
+/// regular file or a folder.
 fn resolve(root: &Path, relative: &str) -> Result<PathBuf, Refused> {
     let mut path = root.to_path_buf();
     for part in relative.split('/').filter(|p| !p.is_empty()) {
@@ -119,10 +127,14 @@ fn resolve(root: &Path, relative: &str) -> Result<PathBuf, Refused> {
         path.push(part);
     }
     let real = fs::canonicalize(&path).map_err(|_| Refused::NotFound)?;
-    if real.starts_with(root) {
+    if !real.starts_with(root) {
+        return Err(Refused::Outside);
+    }
+    let meta = fs::metadata(&real).map_err(|_| Refused::NotFound)?;
+    if meta.is_file() || meta.is_dir() {
         Ok(real)
     } else {
-        Err(Refused::Outside)
+        Err(Refused::NotAFile)
     }
 }
 
@@ -333,5 +345,18 @@ mod tests {
         assert!(matches!(resolve(&root, "t/./r1"), Err(Refused::Outside)));
         assert!(matches!(resolve(&root, "out"), Err(Refused::Outside)));
         assert!(matches!(resolve(&root, "t/r2"), Err(Refused::NotFound)));
+    }
+
+    #[test]
+    fn resolve_refuses_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(dir.path()).unwrap();
+        let fifo = root.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(matches!(resolve(&root, "fifo"), Err(Refused::NotAFile)));
     }
 }

@@ -100,14 +100,11 @@ fn run_sim(args: SimArgs) -> Result<i32, Failure> {
         }
         return Ok(0);
     }
-    if args.iterations == 0 {
-        return Err(Failure::bad_input("--iterations 0: give at least 1"));
-    }
+    let all = args.seeds().map_err(Failure::bad_input)?;
     let shard = match &args.shard {
         Some(s) => s.parse::<Shard>().map_err(Failure::bad_input)?,
         None => Shard::WHOLE,
     };
-    let all = args.seed..args.seed.saturating_add(args.iterations);
     let seeds = shard.seeds(all);
     // Bad flags are found before anything runs (a swarm seed's own draw is valid).
     let first = args.test(seeds.start).map_err(Failure::bad_input)?;

@@ -284,3 +284,228 @@ fn a_model_always_brings_the_linearizable_checker() {
         &["--model"],
     );
 }
+
+/// A history Jepsen's own tests give the set, stats and unhandled-exceptions checkers:
+/// process 0 invokes again after its `:info`, and process 5's final read has no
+/// invocation.
+const UNPAIRED: &str = "\
+{:type :invoke, :f :add, :value 1, :process 0}
+{:type :info, :f :add, :value 1, :process 0, :error :timeout}
+{:type :invoke, :f :add, :value 2, :process 0}
+{:type :ok, :f :add, :value 2, :process 0}
+{:type :ok, :f :read, :value [1 2], :process 5}
+";
+
+#[test]
+fn checkers_that_do_not_pair_ops_take_what_jepsens_take() {
+    let f = temp_file("unpaired.edn", UNPAIRED);
+    for checker in ["set", "stats", "unhandled-exceptions", "heal", "set,stats"] {
+        let o = run(&["check", "--checker", checker, f.to_str().unwrap()]);
+        assert!(
+            matches!(o.status.code(), Some(0..=2)),
+            "--checker {checker}: {:?} {}",
+            o.status.code(),
+            stderr(&o)
+        );
+    }
+    let o = run(&["check", "--checker", "set", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The pairing checkers still refuse it, naming the line and the reason; with a
+    // pairing checker among them, so does the composition.
+    for args in [
+        vec!["--checker", "set-full"],
+        vec!["--checker", "counter"],
+        vec!["--model", "set"],
+        vec!["--checker", "set,set-full"],
+    ] {
+        let mut all = vec!["check"];
+        all.extend(&args);
+        all.push(f.to_str().unwrap());
+        assert_one_line_error(&run(&all), &["unpaired.edn:3:", "after its :info"]);
+    }
+}
+
+#[test]
+fn a_huge_literal_is_quoted_short_in_the_error() {
+    let huge = "9".repeat(5 << 20);
+    let f = temp_file(
+        "huge-int.edn",
+        &format!("{{:type :invoke, :f :write, :process 0, :value {huge}}}\n"),
+    );
+    let o = run(&["check", "--model", "register", f.to_str().unwrap()]);
+    assert_one_line_error(
+        &o,
+        &["huge-int.edn:1:", "64 signed bits", "more characters"],
+    );
+    assert!(stderr(&o).len() < 1000, "{} bytes", stderr(&o).len());
+}
+
+#[test]
+fn a_huge_read_value_gives_a_short_verdict_line() {
+    // A final read that returned 20 MB of text, not a collection: unknown, said briefly.
+    let value = "x".repeat(20 << 20);
+    let f = temp_file(
+        "huge-read.edn",
+        &format!("{{:type :invoke, :f :read, :process 0}}\n{{:type :ok, :f :read, :process 0, :value \"{value}\"}}\n"),
+    );
+    let o = run(&["check", "--checker", "set", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 1, "{}", &out[..out.len().min(500)]);
+    assert!(out.len() < 3000, "a verdict line of {} bytes", out.len());
+    assert!(out.contains("not a collection"), "{out}");
+    // --json keeps the results whole.
+    let o = run(&["check", "--checker", "set", "--json", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn dev_zero_and_files_over_the_size_limit_are_refused_up_front() {
+    let started = std::time::Instant::now();
+    let o = run(&["check", "--checker", "stats", "/dev/zero"]);
+    assert_one_line_error(&o, &["/dev/zero", "NUL"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let mut text = String::new();
+    while text.len() < 2 << 20 {
+        text += "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :ok, :f :read, :value 1, :process 0}\n";
+    }
+    let f = temp_file("two-mb.edn", &text);
+    let o = run(&[
+        "check",
+        "--checker",
+        "stats",
+        "--max-history-mb",
+        "1",
+        f.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, &["two-mb.edn", "limit of 1 MiB", "--max-history-mb"]);
+    let o = run(&[
+        "check",
+        "--checker",
+        "stats",
+        "--max-history-mb",
+        "3",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_one_line_error(
+        &run(&[
+            "check",
+            "--checker",
+            "stats",
+            "--max-history-mb",
+            "0",
+            f.to_str().unwrap(),
+        ]),
+        &["--max-history-mb 0"],
+    );
+    // A pipe is read only up to the limit too.
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{} check --checker stats --max-history-mb 1 <(yes '{{:type :invoke, :f :read, :process 0}}')",
+            env!("CARGO_BIN_EXE_restate-jepsen")
+        ))
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, &["limit of 1 MiB"]);
+}
+
+#[test]
+fn control_characters_from_a_history_never_reach_the_terminal() {
+    let esc = "\u{1b}[2J\u{1b}]0;owned\u{7}";
+    // In an error: an :f with escapes, in a completion without an invocation.
+    let f = temp_file(
+        "escapes.edn",
+        &format!("{{:type :ok, :f \"{esc}\", :value 1, :process 3}}\n"),
+    );
+    let o = run(&["check", "--model", "register", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["escapes.edn:1:", "\\u{1b}"]);
+    assert!(!stderr(&o).contains('\u{1b}'), "{:?}", stderr(&o));
+    // In a verdict line: the read's value, quoted in the set checker's reason.
+    let f = temp_file(
+        "escapes-read.edn",
+        &format!("{{:type :invoke, :f :read, :process 0}}\n{{:type :ok, :f :read, :process 0, :value \"{esc}\"}}\n"),
+    );
+    let o = run(&["check", "--checker", "set", f.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    // In a file's name: a newline cannot split the one line.
+    let f = temp_file(
+        "new\nline\u{1b}.edn",
+        "{:type :ok, :f :read, :value 1, :process 3}\n",
+    );
+    let o = run(&["check", "--model", "register", f.to_str().unwrap()]);
+    assert_one_line_error(&o, &["new\\nline\\u{1b}.edn:1:"]);
+}
+
+mod props {
+    //! Exit codes as promised, whatever the file: 0, 1 or 2 with one verdict line, or 254
+    //! with one error line; never a crash (255) or a panic. Few cases (each runs the
+    //! binary), so that this stays a matter of seconds.
+    use super::*;
+    use proptest::prelude::*;
+
+    const GOOD: &str = "\
+{:type :invoke, :f :add, :value 1, :process 0, :time 1}
+{:type :ok, :f :add, :value 1, :process 0, :time 2}
+{:type :invoke, :f :read, :value nil, :process 1, :time 3}
+{:type :info, :f :read, :value nil, :process 1, :time 4, :error :timeout}
+{:type :invoke, :f :add, :value 2, :process 2, :time 5}
+{:type :fail, :f :add, :value 2, :process 2, :time 6}
+{:type :info, :f :start, :value nil, :process :nemesis, :time 7}
+{:type :info, :f :start, :value :done, :process :nemesis, :time 8}
+{:type :invoke, :f :read, :value nil, :process 3, :time 9}
+{:type :ok, :f :read, :value [1], :process 3, :time 10}
+";
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_file_gets_a_promised_exit_code(
+            cuts in prop::collection::vec((0..GOOD.len(), 0..6usize, "[\\[\\]{}:\" 0-9a-z\n\u{1b}]{0,3}"), 1..4),
+            checker in prop::sample::select(vec![
+                "set", "stats", "unhandled-exceptions", "heal", "set-full", "counter",
+                "set,stats,set-full",
+            ]),
+            json in any::<bool>(),
+        ) {
+            let mut text = GOOD.as_bytes().to_vec();
+            for (at, len, insert) in &cuts {
+                let at = at % (text.len() + 1);
+                let end = (at + len).min(text.len());
+                text.splice(at..end, insert.bytes());
+            }
+            let path = temp_file(
+                &format!("prop-{}.edn", std::thread::current().name().unwrap_or("t").replace("::", "-")),
+                "",
+            );
+            std::fs::write(&path, &text).unwrap();
+            let mut args = vec!["check", "--checker", checker];
+            if json {
+                args.push("--json");
+            }
+            args.push(path.to_str().unwrap());
+            let o = run(&args);
+            let err = stderr(&o);
+            prop_assert!(!err.contains("panicked") && !err.contains("internal error"), "{}", err);
+            match o.status.code() {
+                Some(0..=2) => {
+                    prop_assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+                }
+                Some(254) => {
+                    prop_assert_eq!(err.trim_end().lines().count(), 1, "{}", err);
+                    prop_assert!(!err.contains('\u{1b}'), "{:?}", err);
+                }
+                other => prop_assert!(false, "exit {:?}: {}", other, err),
+            }
+        }
+    }
+}

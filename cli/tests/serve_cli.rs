@@ -359,3 +359,67 @@ fn serve_with_a_port_in_use_or_no_store_exits_254_with_one_line() {
         assert!(err.contains(says), "{says} not in {err}");
     }
 }
+
+/// A request as [`raw_get`], given up after `timeout`: `None` when no whole response came.
+fn raw_get_within(
+    address: &str,
+    path: &str,
+    timeout: std::time::Duration,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response))
+}
+
+#[test]
+fn serve_answers_a_fifo_in_the_store_with_an_error_and_never_hangs() {
+    let store = FakeStore::new();
+    let run = store.store().join("reg-b/20260102T100000.000");
+    for fifo in [run.join("pipe.log"), run.join("n1/results.json")] {
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo {}", fifo.display());
+    }
+    // A run whose results.json is a FIFO: the index must not wait for a writer.
+    let stuck = store.store().join("set-a/20260104T100000.000");
+    std::fs::create_dir_all(&stuck).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(stuck.join("results.json"))
+        .status()
+        .unwrap()
+        .success());
+    let server = Server::start(&store.store());
+    let address = server.address();
+    let within = std::time::Duration::from_secs(5);
+    for path in [
+        "/files/reg-b/20260102T100000.000/pipe.log",
+        "/files/reg-b/latest/n1/results.json",
+    ] {
+        let (status, response) = raw_get_within(address, path, within)
+            .unwrap_or_else(|| panic!("{path}: no response within {within:?}"));
+        assert_eq!(status, 403, "{path}: {response}");
+        assert!(response.contains("not a regular file"), "{response}");
+    }
+    let (status, index) =
+        raw_get_within(address, "/", within).expect("the index answers within 5 s");
+    assert_eq!(status, 200, "{index}");
+    assert!(
+        index.contains("20260104T100000.000"),
+        "the stuck run is listed"
+    );
+    let (status, _) = raw_get_within(address, "/zip/reg-b/20260102T100000.000", within)
+        .expect("the zip of a run with a FIFO is written within 5 s");
+    assert_eq!(status, 200);
+    // The server still serves files.
+    let (status, _) = raw_get_within(address, "/files/reg-b/latest/n1/restate.log", within)
+        .expect("the server still answers");
+    assert_eq!(status, 200);
+}

@@ -495,3 +495,102 @@ fn a_schedule_replays_its_faults_under_another_seed() {
     );
     assert!(!replay_line.is_empty());
 }
+
+/// `sim` as [`sim`] does, killed (and the test failed) if it runs longer than `limit`.
+fn sim_within(args: &[&str], store: &Path, limit: std::time::Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_restate-jepsen"))
+        .arg("sim")
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sim {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_top_seeds_run_exactly_their_iterations_and_past_them_is_refused() {
+    let store = tempfile::tempdir().unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    let fixed = [
+        "--workload",
+        "set-vo",
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "1",
+    ];
+    // The largest seed a run can reach: one iteration, which ends.
+    for jobs in ["1", "2"] {
+        let mut args = vec![
+            "--seed",
+            "18446744073709551614",
+            "--iterations",
+            "1",
+            "--jobs",
+            jobs,
+        ];
+        args.extend(fixed);
+        let o = sim_within(&args, store.path(), minute);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout(&o).starts_with("1 iterations"), "{}", stdout(&o));
+    }
+    // Seeds do not wrap around to 0: past the largest, the run is refused up front.
+    for (seed, iterations) in [
+        ("18446744073709551615", "1"),
+        ("18446744073709551614", "2"),
+        ("1", "18446744073709551615"),
+    ] {
+        let mut args = vec!["--seed", seed, "--iterations", iterations, "--jobs", "1"];
+        args.extend(fixed);
+        let o = sim_within(&args, store.path(), minute);
+        assert_eq!(
+            o.status.code(),
+            Some(254),
+            "{seed} {iterations}: {}",
+            stdout(&o)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--seed") && err.contains("--iterations"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_work_starts() {
+    let store = tempfile::tempdir().unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    for (args, says) in [
+        (vec!["--concurrency", "1000000000"], "10000"),
+        (vec!["--concurrency", "10001"], "10000"),
+        (vec!["--concurrency", "4000000000000000000n"], "10000"),
+        (vec!["--jobs", "1000000000"], "--jobs"),
+        (vec!["--nodes", "2"], "--nodes"),
+        (vec!["--nodes", "10"], "--nodes"),
+    ] {
+        let o = sim_within(&args, store.path(), minute);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{says} not in {err}");
+    }
+}

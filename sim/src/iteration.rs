@@ -65,22 +65,30 @@ pub fn run_seeds<T, F>(
     let next_seed = AtomicU64::new(seeds.start);
     let (done, results) = mpsc::channel();
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        // No more threads than seeds; a thread takes the next seed only while one is left
+        // (a counter bumped past the end would wrap around at the largest seed).
+        let threads = (jobs.max(1) as u64).min(seeds.end.saturating_sub(seeds.start));
+        for _ in 0..threads {
             let (done, seed_run, next_seed, end) =
                 (done.clone(), seed_run.clone(), &next_seed, seeds.end);
-            scope.spawn(move || loop {
-                let seed = next_seed.fetch_add(1, Ordering::Relaxed);
-                if seed >= end {
-                    break;
-                }
-                let run = seed_run.clone();
-                let result = std::thread::Builder::new()
-                    .name(format!("sim-seed-{seed}"))
-                    .spawn(move || run(seed))
-                    .map_err(|e| format!("could not start a simulation thread: {e}"))
-                    .and_then(|t| t.join().map_err(|p| panic_message(p.as_ref())));
-                if done.send((seed, result)).is_err() {
-                    break;
+            let take = move || {
+                next_seed
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                        (s < end).then(|| s + 1)
+                    })
+                    .ok()
+            };
+            scope.spawn(move || {
+                while let Some(seed) = take() {
+                    let run = seed_run.clone();
+                    let result = std::thread::Builder::new()
+                        .name(format!("sim-seed-{seed}"))
+                        .spawn(move || run(seed))
+                        .map_err(|e| format!("could not start a simulation thread: {e}"))
+                        .and_then(|t| t.join().map_err(|p| panic_message(p.as_ref())));
+                    if done.send((seed, result)).is_err() {
+                        break;
+                    }
                 }
             });
         }

@@ -15,7 +15,12 @@ use jepsen_core::fault::{parse_faults, Fault, FaultOptions};
 use jepsen_core::test_args::{TestArgs, TestDefaults};
 use jepsen_core::workload::mix::threads_needed;
 use jepsen_core::workload::{parse_workloads, Workload};
+use std::ops::Range;
 use std::time::Duration;
+
+/// The most iterations run at once (`--jobs`): each is a thread with a whole simulated
+/// cluster, so more than a large machine's cores only costs memory.
+pub const MAX_JOBS: usize = 1024;
 
 #[derive(Args, Debug, Clone)]
 pub struct SimArgs {
@@ -98,6 +103,24 @@ impl SimArgs {
             .map_err(|e| e.to_string())
     }
 
+    /// The seeds the iterations run, `seed .. seed + iterations`; an error when there are
+    /// none or the last would pass the largest seed (seeds do not wrap around to 0).
+    pub fn seeds(&self) -> Result<Range<u64>, String> {
+        if self.iterations == 0 {
+            return Err("--iterations 0: give at least 1".to_string());
+        }
+        match self.seed.checked_add(self.iterations) {
+            Some(end) => Ok(self.seed..end),
+            None => Err(format!(
+                "--seed {} --iterations {}: the seeds would pass the largest seed, {}; give a smaller seed or fewer iterations (seed + iterations at most {})",
+                self.seed,
+                self.iterations,
+                u64::MAX - 1,
+                u64::MAX
+            )),
+        }
+    }
+
     /// Whether seeds draw their configuration (no --workload, or no --nemesis).
     pub fn is_swarm(&self) -> bool {
         self.test.workload.is_none() || self.test.nemesis.is_none()
@@ -120,8 +143,11 @@ impl SimArgs {
                 "--nodes {n}: give 3 to 9 (the metadata store needs a majority that survives a fault)"
             ));
         }
-        if self.jobs == 0 {
-            return Err("--jobs 0: give at least 1".to_string());
+        if !(1..=MAX_JOBS).contains(&self.jobs) {
+            return Err(format!(
+                "--jobs {}: give 1 to {MAX_JOBS} (iterations run at once, a thread each)",
+                self.jobs
+            ));
         }
         let swarm = self.is_swarm();
         let drawn = swarm.then(|| swarm::draw(seed, self.nodes));

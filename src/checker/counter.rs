@@ -5,6 +5,7 @@
 
 use super::{CheckOptions, CheckResult, Checker, Validity};
 use crate::history::{History, OpType, Process, Value};
+use crate::printable::quote;
 use std::collections::HashMap;
 
 /// Jepsen's `(checker/counter)`.
@@ -55,8 +56,8 @@ fn bounds(history: &History) -> Result<Vec<[i64; 3]>, String> {
                 "op {} (:{} :{}) has value {}, not an integer",
                 op.index,
                 op.kind.name(),
-                op.f,
-                op.value
+                quote(&op.f),
+                quote(&op.value.to_string())
             )
         })
     };

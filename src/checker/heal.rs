@@ -12,7 +12,7 @@
 //! completions (e.g. connection refused) are not errors here, as in the reference.
 
 use super::{CheckOptions, CheckResult, Checker, Validity};
-use crate::history::{History, Op, Process, Value};
+use crate::history::{History, Op, Pairing, Process, Value};
 use std::collections::{BTreeMap, VecDeque};
 
 /// The heal checker; `heal()` gives the reference's settings.
@@ -45,6 +45,11 @@ fn is_error(op: &Op) -> bool {
 }
 
 impl Checker for Heal {
+    /// It only scans ops: a history Jepsen's checker takes, this one takes too.
+    fn pairing(&self) -> Pairing {
+        Pairing::Loose
+    }
+
     fn check(&self, history: &History, opts: &CheckOptions) -> CheckResult {
         let final_heal = history
             .ops

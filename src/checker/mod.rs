@@ -12,7 +12,7 @@ pub mod set_full;
 pub mod stats;
 pub mod unhandled_exceptions;
 
-use crate::history::{History, Value};
+use crate::history::{History, Pairing, Value};
 use std::time::Duration;
 
 /// Jepsen's `:valid?`: `true`, `false` or `:unknown`.
@@ -180,6 +180,12 @@ pub struct CheckOptions {
 /// A checker: judges a history.
 pub trait Checker: Send + Sync {
     fn check(&self, history: &History, opts: &CheckOptions) -> CheckResult;
+
+    /// How the history must pair invocations with completions for this checker: strict
+    /// unless the checker only counts or scans ops (see [`Pairing`]).
+    fn pairing(&self) -> Pairing {
+        Pairing::Strict
+    }
 }
 
 /// Runs every named checker (catching panics: a checker that throws gives unknown) and
@@ -207,6 +213,12 @@ impl Checker for Compose {
             result.details.push((name.clone(), r.to_value()));
         }
         result
+    }
+
+    fn pairing(&self) -> Pairing {
+        self.checkers
+            .iter()
+            .fold(Pairing::Loose, |p, (_, c)| p.and(c.pairing()))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::linearizable::{KeySplit, Linearizable};
 use super::{compose, CheckOptions, CheckResult, Checker, Validity};
-use crate::history::{History, Op, Value};
+use crate::history::{History, Op, Pairing, Value};
 use crate::model::{model_names, ModelKind};
 use std::ops::Range;
 
@@ -67,13 +67,17 @@ impl Checker for PartChecker {
             None => true,
         };
         let ops: Vec<Op> = history.ops.iter().filter(|op| mine(op)).cloned().collect();
-        match History::from_ops(ops) {
+        match History::paired(ops, self.checker.pairing()) {
             Ok(part) => self.checker.check(&part, opts),
             Err(e) => CheckResult::new(Validity::Unknown).with(
                 "error",
                 Value::Str(format!("the part's history: {}", e.message)),
             ),
         }
+    }
+
+    fn pairing(&self) -> Pairing {
+        self.checker.pairing()
     }
 }
 

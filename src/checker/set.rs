@@ -4,7 +4,7 @@
 //! indeterminate or failed adds found in the read are `recovered`.
 
 use super::{CheckOptions, CheckResult, Checker, Validity};
-use crate::history::{History, OpType, Value};
+use crate::history::{History, OpType, Pairing, Value};
 use std::collections::BTreeSet;
 
 /// Jepsen's `(checker/set)`.
@@ -17,6 +17,11 @@ pub fn set() -> SetChecker {
 }
 
 impl Checker for SetChecker {
+    /// It only scans ops: a history Jepsen's checker takes, this one takes too.
+    fn pairing(&self) -> Pairing {
+        Pairing::Loose
+    }
+
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let mut attempts = BTreeSet::new();
         let mut adds = BTreeSet::new();
@@ -45,8 +50,9 @@ impl Checker for SetChecker {
                     return CheckResult::new(Validity::Unknown).with(
                         "error",
                         Value::Str(format!(
-                            "the final read (index {}) returned {v}, not a collection",
-                            read.index
+                            "the final read (index {}) returned {}, not a collection",
+                            read.index,
+                            crate::printable::quote(&v.to_string())
                         )),
                     )
                 }

@@ -306,7 +306,8 @@ fn read_items<'a>(history: &'a History, read: &Read) -> Result<&'a [Value], Stri
         v => v.as_slice().ok_or_else(|| {
             format!(
                 "the read completed at index {} returned {}, not a collection",
-                op.index, v
+                op.index,
+                crate::printable::quote(&v.to_string())
             )
         }),
     }

@@ -6,7 +6,7 @@
 //! this checker does what the code does.
 
 use super::{CheckOptions, CheckResult, Checker, Validity};
-use crate::history::{History, OpType, Value};
+use crate::history::{History, OpType, Pairing, Value};
 use std::collections::BTreeMap;
 
 /// Jepsen's `(checker/stats)`.
@@ -57,6 +57,11 @@ impl Counts {
 }
 
 impl Checker for Stats {
+    /// It only scans ops: a history Jepsen's checker takes, this one takes too.
+    fn pairing(&self) -> Pairing {
+        Pairing::Loose
+    }
+
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let mut all = Counts::default();
         let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();

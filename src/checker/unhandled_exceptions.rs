@@ -15,7 +15,7 @@
 //! listed.
 
 use super::{CheckOptions, CheckResult, Checker, Validity};
-use crate::history::{History, Op, Value};
+use crate::history::{History, Op, Pairing, Value};
 use std::collections::BTreeMap;
 
 /// Jepsen's `(checker/unhandled-exceptions)`.
@@ -57,6 +57,11 @@ pub fn exception_class(op: &Op) -> Option<String> {
 }
 
 impl Checker for UnhandledExceptions {
+    /// It only scans ops: a history Jepsen's checker takes, this one takes too.
+    fn pairing(&self) -> Pairing {
+        Pairing::Loose
+    }
+
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let mut groups: BTreeMap<String, Vec<&Op>> = BTreeMap::new();
         for op in &history.ops {

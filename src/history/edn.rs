@@ -219,7 +219,10 @@ impl<'a> Reader<'a> {
                                 "Inf" => Ok(Some(Value::Float(f64::INFINITY))),
                                 "-Inf" => Ok(Some(Value::Float(f64::NEG_INFINITY))),
                                 "NaN" => Ok(Some(Value::Float(f64::NAN))),
-                                t => Err(self.error(&format!("unknown symbolic value ##{t}"))),
+                                t => Err(self.error(&format!(
+                                    "unknown symbolic value ##{}",
+                                    crate::printable::quote(t)
+                                ))),
                             }
                         }
                         _ => {
@@ -230,7 +233,10 @@ impl<'a> Reader<'a> {
                             }
                             match self.read_value()? {
                                 Some(v) => Ok(Some(v)),
-                                None => Err(self.error(&format!("tag #{tag} tags nothing"))),
+                                None => Err(self.error(&format!(
+                                    "tag #{} tags nothing",
+                                    crate::printable::quote(tag)
+                                ))),
                             }
                         }
                     }
@@ -318,7 +324,8 @@ impl<'a> Reader<'a> {
         let digits = body.strip_prefix(['-', '+']).unwrap_or(body);
         if digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(self.error(&format!(
-                "the integer {body} does not fit in 64 signed bits"
+                "the integer {} does not fit in 64 signed bits",
+                crate::printable::quote(body)
             )));
         }
         let body = token.strip_suffix('M').unwrap_or(token);
@@ -330,7 +337,10 @@ impl<'a> Reader<'a> {
                 return Ok(Value::Float(n / d));
             }
         }
-        Err(self.error(&format!("malformed number {token:?}")))
+        Err(self.error(&format!(
+            "malformed number {}",
+            crate::printable::quote(&format!("{token:?}"))
+        )))
     }
 
     fn read_seq(&mut self, close: u8) -> Result<Vec<Value>, EdnError> {

@@ -2,6 +2,7 @@
 //! and its EDN and JSON-lines forms (read whole, written as a stream).
 
 mod edn;
+mod input;
 mod json;
 mod op;
 mod read;
@@ -9,9 +10,11 @@ mod value;
 mod writer;
 
 pub use edn::{parse_edn_ops, parse_edn_values, EdnError};
+pub use input::{mib, read_bounded, Source, DEFAULT_MAX_BYTES};
 pub use op::{Op, OpType, Process};
 pub use read::{
-    detect_format, op_from_value, read_history_file, read_history_str, Format, ReadError,
+    detect_format, op_from_value, read_history_file, read_history_file_with, read_history_str,
+    read_history_str_with, Format, ReadError, ReadOptions,
 };
 pub use value::Value;
 pub use writer::{write_edn, HistoryWriter};
@@ -35,6 +38,32 @@ pub struct HistoryError {
     pub message: String,
 }
 
+/// How a history's client invocations must pair with their completions.
+///
+/// Checkers that reason about an op's whole span (linearizable, set-full, counter) need
+/// every completion to follow its invocation: [`Pairing::Strict`], the default, refuses a
+/// history where they do not. Checkers that only count or scan ops (set, stats,
+/// unhandled-exceptions, heal) take what Jepsen's take: [`Pairing::Loose`] pairs what it
+/// can and leaves the rest unpaired (Jepsen's own tests of those checkers have a process
+/// invoking again after its `:info`, and `:ok`s without an invocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Pairing {
+    #[default]
+    Strict,
+    Loose,
+}
+
+impl Pairing {
+    /// Strict if either is: what two checkers judging one history need.
+    pub fn and(self, other: Pairing) -> Pairing {
+        if self == Pairing::Strict || other == Pairing::Strict {
+            Pairing::Strict
+        } else {
+            Pairing::Loose
+        }
+    }
+}
+
 impl History {
     /// Builds a history, assigning `index` where missing and pairing each client
     /// invocation with the next op of the same process. A completion whose process has
@@ -42,7 +71,15 @@ impl History {
     /// process after its `:info` is an error. Nemesis (and
     /// other named) processes alternate invocation / completion, whatever their `:type`
     /// (Jepsen records both halves of a nemesis op as `:info`).
-    pub fn from_ops(mut ops: Vec<Op>) -> Result<History, HistoryError> {
+    pub fn from_ops(ops: Vec<Op>) -> Result<History, HistoryError> {
+        History::paired(ops, Pairing::Strict)
+    }
+
+    /// Builds a history as [`History::from_ops`] does; with [`Pairing::Loose`] nothing is
+    /// an error: an invocation while one is open leaves the earlier one unpaired, and a
+    /// completion without an open invocation stays unpaired.
+    pub fn paired(mut ops: Vec<Op>, pairing: Pairing) -> Result<History, HistoryError> {
+        let strict = pairing == Pairing::Strict;
         let mut partner = vec![None; ops.len()];
         let mut open: HashMap<Process, usize> = HashMap::new();
         // Client processes that crashed (`:info`), with the crash's index.
@@ -54,16 +91,20 @@ impl History {
             let op = &ops[i];
             let client = op.is_client();
             match open.remove(&op.process) {
-                Some(inv) => {
-                    if client && op.is_invoke() {
+                Some(inv) if client && op.is_invoke() => {
+                    if strict {
                         return Err(HistoryError {
                             position: i,
                             message: format!(
                                 "process {} invokes again while its invocation (index {}) has not completed",
-                                op.process, ops[inv].index
+                                crate::printable::quote(&op.process.to_string()),
+                                ops[inv].index
                             ),
                         });
                     }
+                    open.insert(op.process.clone(), i);
+                }
+                Some(inv) => {
                     partner[inv] = Some(i);
                     partner[i] = Some(inv);
                     if client && op.is_info() {
@@ -71,25 +112,28 @@ impl History {
                     }
                 }
                 None => {
-                    if let Some(crash) = crashed.get(&op.process) {
+                    if let Some(crash) = crashed.get(&op.process).filter(|_| strict) {
                         return Err(HistoryError {
                             position: i,
                             message: format!(
                                 "process {} invokes again after its :info (index {crash}): a crashed process never does (its thread continues as a new process)",
-                                op.process
+                                crate::printable::quote(&op.process.to_string())
                             ),
                         });
                     }
                     if client && !op.is_invoke() {
-                        return Err(HistoryError {
-                            position: i,
-                            message: format!(
-                                "a completion (:{} of :{}) by process {} without an invocation",
-                                op.kind.name(),
-                                op.f,
-                                op.process
-                            ),
-                        });
+                        if strict {
+                            return Err(HistoryError {
+                                position: i,
+                                message: format!(
+                                    "a completion (:{} of :{}) by process {} without an invocation",
+                                    op.kind.name(),
+                                    crate::printable::quote(&op.f),
+                                    crate::printable::quote(&op.process.to_string())
+                                ),
+                            });
+                        }
+                        continue;
                     }
                     open.insert(op.process.clone(), i);
                 }

@@ -2,8 +2,9 @@
 //! maps) or JSON lines, detected from the content. Every error names the file and line.
 
 use super::edn::parse_edn_history;
+use super::input::{read_bounded, Source, DEFAULT_MAX_BYTES};
 use super::json::op_from_json_line;
-use super::{History, Op, OpType, Process, Value};
+use super::{History, Op, OpType, Pairing, Process, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -23,33 +24,54 @@ pub struct ReadError {
     pub message: String,
 }
 
+/// One printable line, however odd the file's name or the message's quoted text.
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.message)
+        let text = if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}: {}", self.file, self.line, self.message)
-        }
+            format!("{}:{}: {}", self.file, self.line, self.message)
+        };
+        f.write_str(&crate::printable::line(&text))
     }
 }
 
 impl std::error::Error for ReadError {}
 
-/// Reads and validates the history in `path`.
+/// How to read a history file: how its ops must pair (the checkers decide), and the
+/// most bytes it may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub pairing: Pairing,
+    pub max_bytes: u64,
+    pub source: Source,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            pairing: Pairing::Strict,
+            max_bytes: DEFAULT_MAX_BYTES,
+            source: Source::Any,
+        }
+    }
+}
+
+/// Reads and validates the history in `path` (strict pairing, the default size limit).
 pub fn read_history_file(path: &Path) -> Result<History, ReadError> {
+    read_history_file_with(path, &ReadOptions::default())
+}
+
+/// Reads and validates the history in `path` as `opts` say.
+pub fn read_history_file_with(path: &Path, opts: &ReadOptions) -> Result<History, ReadError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ReadError {
+    let bytes = read_bounded(path, opts.max_bytes, opts.source)?;
+    let text = String::from_utf8(bytes).map_err(|_| ReadError {
         file: file.clone(),
         line: 0,
-        message: match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file: check the path".to_string(),
-            std::io::ErrorKind::InvalidData => {
-                "not a UTF-8 text file: expected an EDN or JSON-lines history".to_string()
-            }
-            _ => format!("cannot read: {e}"),
-        },
+        message: "not a UTF-8 text file: expected an EDN or JSON-lines history".to_string(),
     })?;
-    let history = read_history_str(&file, &text)?;
+    let history = read_history_str_with(&file, &text, opts.pairing)?;
     if history.is_empty() {
         return Err(ReadError {
             file,
@@ -78,8 +100,17 @@ pub fn detect_format(text: &str) -> Format {
     Format::Edn
 }
 
-/// Reads and validates a history from text; `file` names it in errors.
+/// Reads and validates a history from text (strict pairing); `file` names it in errors.
 pub fn read_history_str(file: &str, text: &str) -> Result<History, ReadError> {
+    read_history_str_with(file, text, Pairing::Strict)
+}
+
+/// Reads a history from text, its ops paired as `pairing` says.
+pub fn read_history_str_with(
+    file: &str,
+    text: &str,
+    pairing: Pairing,
+) -> Result<History, ReadError> {
     let err = |line: usize, message: String| ReadError {
         file: file.to_string(),
         line,
@@ -121,7 +152,7 @@ pub fn read_history_str(file: &str, text: &str) -> Result<History, ReadError> {
             }
         }
     }
-    History::from_ops(ops).map_err(|e| err(lines[e.position], e.message))
+    History::paired(ops, pairing).map_err(|e| err(lines[e.position], e.message))
 }
 
 /// Converts a map read from EDN or JSON into an op.
@@ -180,7 +211,10 @@ impl OpFields {
                     .map(strip_colon)
                     .ok_or_else(|| format!(":type must be a keyword, found {}", abbreviate(&v)))?;
                 self.kind = Some(OpType::parse(name).ok_or_else(|| {
-                    format!(":type :{name} is not one of :invoke, :ok, :fail, :info")
+                    format!(
+                        ":type :{} is not one of :invoke, :ok, :fail, :info",
+                        crate::printable::quote(name)
+                    )
                 })?);
             }
             "process" => {
@@ -193,7 +227,10 @@ impl OpFields {
                             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
                         {
                             Process::Client(digits.parse().map_err(|_| {
-                                format!(":process {digits} is too large for a process number")
+                                format!(
+                                    ":process {} is too large for a process number",
+                                    crate::printable::quote(digits)
+                                )
                             })?)
                         }
                         name => Process::Named(name.to_string()),
@@ -256,21 +293,9 @@ fn strip_colon(name: &str) -> &str {
     name.strip_prefix(':').unwrap_or(name)
 }
 
+/// A value as an error message quotes it: short, control characters escaped.
 fn abbreviate(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 60 {
-        format!(
-            "{}…",
-            &s[..s
-                .char_indices()
-                .take(60)
-                .last()
-                .map(|(i, _)| i)
-                .unwrap_or(0)]
-        )
-    } else {
-        s
-    }
+    crate::printable::quote(&v.to_string())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use faults::{fault_intervals, FaultInterval};
 pub use store_index::{folder_listing, store_index};
 pub use timeline::{timeline_data, TimelineData};
 
-use crate::history::{History, Value};
+use crate::history::{History, Pairing, ReadOptions, Value};
 use crate::store::{Store, RESULTS_JSON, TEST_JSON};
 use html::esc;
 use std::fs;
@@ -69,7 +69,12 @@ pub fn render(input: &ReportInput<'_>) -> String {
 pub fn write_report(run_dir: &Path) -> io::Result<PathBuf> {
     let run = Store::open_run(run_dir)?;
     let dir = run.path();
-    let history = Store::load_history(dir)
+    // A report shows what was recorded, whatever the checkers thought of its pairs.
+    let read = ReadOptions {
+        pairing: Pairing::Loose,
+        ..ReadOptions::default()
+    };
+    let history = Store::load_history_with(dir, &read)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     let results = if dir.join(RESULTS_JSON).is_file() {
         Some(Store::load_results(dir)?)

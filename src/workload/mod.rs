@@ -192,15 +192,27 @@ impl Default for WorkloadOptions {
     }
 }
 
+/// The most client threads a test runs: each is a task with its own history, and far
+/// more would only exhaust memory (a billion asks for gigabytes before the first op).
+pub const MAX_CONCURRENCY: usize = 10_000;
+
 /// Client threads from `N`, or `Nn` for N per node; a one-line error naming the flag.
 pub fn parse_concurrency(text: &str, nodes: usize) -> Result<usize, String> {
     let bad = || format!("--concurrency {text}: give a number N, or Nn for N per node");
     let n = match text.strip_suffix('n') {
-        Some(per_node) => per_node.parse::<usize>().map_err(|_| bad())? * nodes,
+        Some(per_node) => per_node
+            .parse::<usize>()
+            .map_err(|_| bad())?
+            .saturating_mul(nodes),
         None => text.parse::<usize>().map_err(|_| bad())?,
     };
     if n == 0 {
         return Err(bad());
+    }
+    if n > MAX_CONCURRENCY {
+        return Err(format!(
+            "--concurrency {text}: {n} client threads, more than the most a test runs ({MAX_CONCURRENCY}); give fewer"
+        ));
     }
     Ok(n)
 }
