@@ -37,6 +37,11 @@ pub struct CheckArgs {
     /// set-full: treat a stale read as invalid (Jepsen's `:linearizable? true`).
     #[arg(long)]
     pub linearizable_reads: bool,
+    /// list-append: the consistency model the history must satisfy (Elle's names):
+    /// read-uncommitted, read-committed, snapshot-isolation,
+    /// strong-session-snapshot-isolation, serializable, strict-serializable (the default).
+    #[arg(long, value_name = "MODEL")]
+    pub consistency_model: Option<String>,
     /// Nodes of the test, for the heal checker (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub nodes: Vec<String>,
@@ -75,6 +80,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Failure> {
         initial,
         key_split: args.key_split.clone(),
         linearizable_reads: args.linearizable_reads,
+        consistency_model: args.consistency_model.clone(),
         parts: Vec::new(),
     };
     let checker = registry::build(&choice).map_err(Failure::bad_input)?;

@@ -509,3 +509,70 @@ mod props {
         }
     }
 }
+
+/// Elle's list-append checker through `check`: EDN and JSON lines histories of `:txn`
+/// ops, the consistency model chosen by flag, anomalies listed as Elle lists them.
+#[test]
+fn list_append_reads_edn_and_json_transactions_and_names_the_anomaly() {
+    let edn = temp_file(
+        "g1c.edn",
+        "{:process 1, :type :invoke, :f :txn, :value [[:append :x 1] [:r :y nil]]}\n\
+         {:process 2, :type :invoke, :f :txn, :value [[:append :y 1] [:r :x nil]]}\n\
+         {:process 1, :type :ok, :f :txn, :value [[:append :x 1] [:r :y [1]]]}\n\
+         {:process 2, :type :ok, :f :txn, :value [[:append :y 1] [:r :x [1]]]}\n",
+    );
+    let json = temp_file(
+        "g1c.jsonl",
+        "{\"process\": 1, \"type\": \"invoke\", \"f\": \"txn\", \"value\": [[\"append\", \"x\", 1], [\"r\", \"y\", null]]}\n\
+         {\"process\": 2, \"type\": \"invoke\", \"f\": \"txn\", \"value\": [[\"append\", \"y\", 1], [\"r\", \"x\", null]]}\n\
+         {\"process\": 1, \"type\": \"ok\", \"f\": \"txn\", \"value\": [[\"append\", \"x\", 1], [\"r\", \"y\", [1]]]}\n\
+         {\"process\": 2, \"type\": \"ok\", \"f\": \"txn\", \"value\": [[\"append\", \"y\", 1], [\"r\", \"x\", [1]]]}\n",
+    );
+    let o = run(&[
+        "check",
+        "--checker",
+        "list-append",
+        edn.to_str().unwrap(),
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.matches("G1c (1) under strict-serializable").count(),
+        2,
+        "{out}"
+    );
+    let j = run(&[
+        "check",
+        "--checker",
+        "list-append",
+        "--json",
+        edn.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let results = &v["results"]["list-append"];
+    assert_eq!(results["anomaly-types"], serde_json::json!(["G1c"]));
+    assert!(results["anomalies"]["G1c"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("a contradiction"));
+    // Read uncommitted allows a G1c; an unknown model is refused.
+    let ru = run(&[
+        "check",
+        "--checker",
+        "list-append",
+        "--consistency-model",
+        "read-uncommitted",
+        edn.to_str().unwrap(),
+    ]);
+    assert_eq!(ru.status.code(), Some(0), "{}", stderr(&ru));
+    let bad = run(&[
+        "check",
+        "--checker",
+        "list-append",
+        "--consistency-model",
+        "bogus",
+        edn.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&bad, &["--consistency-model", "strict-serializable"]);
+}

@@ -19,6 +19,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "stats",
     "unhandled-exceptions",
     "heal",
+    "list-append",
 ];
 
 /// Which checkers to run, as given on the command line or stored with a test.
@@ -35,6 +36,8 @@ pub struct CheckerChoice {
     pub key_split: Option<String>,
     /// set-full's `linearizable?` option: stale reads are invalid.
     pub linearizable_reads: bool,
+    /// list-append's consistency model (Elle's name); `None`: strict-serializable.
+    pub consistency_model: Option<String>,
     /// Several workloads in one history: each part's checkers judge only the ops of its
     /// client threads (and the nemesis's); the checkers above judge the whole history.
     pub parts: Vec<CheckerPart>,
@@ -129,6 +132,12 @@ fn build_one(name: &str, choice: &CheckerChoice) -> Result<Box<dyn Checker>, Str
         "stats" => Box::new(stats::stats()),
         "unhandled-exceptions" => Box::new(unhandled_exceptions::unhandled_exceptions()),
         "heal" => Box::new(heal::heal()),
+        "list-append" => Box::new(super::elle::ListAppend::new(
+            match &choice.consistency_model {
+                None => super::elle::ConsistencyModel::StrictSerializable,
+                Some(m) => m.parse().map_err(|e| format!("--consistency-model: {e}"))?,
+            },
+        )),
         _ => {
             return Err(format!(
                 "unknown checker {name:?}: use one of {}",
@@ -183,6 +192,10 @@ impl CheckerChoice {
                 Value::keyword("linearizable-reads"),
                 Value::Bool(self.linearizable_reads),
             ),
+            (
+                Value::keyword("consistency-model"),
+                name(&self.consistency_model),
+            ),
         ];
         if !self.parts.is_empty() {
             let parts = self.parts.iter().map(|p| {
@@ -230,6 +243,7 @@ impl CheckerChoice {
             initial: test.get("initial").filter(|v| !v.is_nil()).cloned(),
             key_split: name("key-split"),
             linearizable_reads: matches!(test.get("linearizable-reads"), Some(Value::Bool(true))),
+            consistency_model: name("consistency-model"),
             parts: match test.get("parts") {
                 None | Some(Value::Nil) => Vec::new(),
                 Some(parts) => parts

@@ -7,7 +7,8 @@
 //! `strict-serializable` by default). In time linear in the history, but for the cycle
 //! search inside strongly connected components.
 //!
-//! The result is Elle's: `valid?`, `anomaly-types` and `anomalies` (only the anomalies
+//! The result is Elle's (with a one-line `error` summary for the verdict line):
+//! `valid?`, `anomaly-types` and `anomalies` (only the anomalies
 //! the model prohibits are reported, each with the transactions and an explanation:
 //! which op, which key, which value, why each edge), and `not` / `also-not`, the
 //! weakest of the offered models the anomalies rule out and the stronger ones.
@@ -217,7 +218,18 @@ impl Checker for ListAppend {
             return result;
         }
         let (not, also_not) = models::boundary(&found);
+        let summary = format!(
+            "{} under {}; the history is not {}",
+            reportable
+                .iter()
+                .map(|(k, v)| format!("{k} ({})", v.len()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.model,
+            not.join(" or ")
+        );
         result
+            .with("error", Value::Str(summary))
             .with(
                 "anomaly-types",
                 Value::Vec(reportable.keys().map(|k| Value::keyword(k)).collect()),
