@@ -75,6 +75,7 @@ const KNOWN: &[&str] = &[
     "initial",
     "key-split",
     "linearizable-reads",
+    "consistency-model",
     "schedule",
     "replay",
     "replay-real",

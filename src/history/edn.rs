@@ -21,44 +21,74 @@ pub struct EdnError {
 
 /// Parses every top-level EDN value in `text`, each with the line it starts on.
 pub fn parse_edn_values(text: &str) -> Result<Vec<(Value, usize)>, EdnError> {
-    parse(text, false, Reader::read_value)
+    parse_all(text, false, Reader::read_value)
 }
 
 /// Parses the ops of a history: either top-level maps, one after another, or one vector
 /// (or list) of maps, whose elements are returned one by one with their own lines.
 pub fn parse_edn_ops(text: &str) -> Result<Vec<(Value, usize)>, EdnError> {
-    parse(text, true, Reader::read_value)
+    parse_all(text, true, Reader::read_value)
 }
 
-/// An op, or why a form is not one.
-pub(crate) type OpOrError = Result<Op, String>;
-
-/// Like [`parse_edn_ops`], then each form made an op as [`op_from_value`] does (its error,
-/// if not an op), but plain op maps are read straight into ops, without building their
-/// maps: a history is mostly such maps, and this halves the time to read one.
-pub(crate) fn parse_edn_history(text: &str) -> Result<Vec<(OpOrError, usize)>, EdnError> {
-    parse(text, true, |reader| {
-        if let Some(op) = reader.try_read_op() {
-            return Ok(Some(Ok(op)));
-        }
-        Ok(reader.read_value()?.map(op_from_value))
-    })
+/// Like [`parse_edn_ops`], then each form made an op as [`op_from_value`] does (the first
+/// form that is not an op is the error, at its line), but plain op maps are read straight
+/// into ops, without building their maps: a history is mostly such maps, and this halves
+/// the time to read one. The ops and their lines.
+pub(crate) fn parse_edn_history(text: &str) -> Result<(Vec<Op>, Vec<usize>), EdnError> {
+    let (mut ops, mut lines) = (Vec::new(), Vec::new());
+    parse(
+        text,
+        true,
+        |reader| {
+            let line = reader.line;
+            if let Some(op) = reader.try_read_op() {
+                return Ok(Some(op));
+            }
+            match reader.read_value()? {
+                None => Ok(None),
+                Some(form) => op_from_value(form)
+                    .map(Some)
+                    .map_err(|message| EdnError { line, message }),
+            }
+        },
+        |op, line| {
+            ops.push(op);
+            lines.push(line);
+        },
+    )?;
+    Ok((ops, lines))
 }
 
 /// Reads the top-level forms with `read_form`, which returns `None` at a closing
 /// delimiter (left unread).
+fn parse_all<'a, T>(
+    text: &'a str,
+    flatten_top_seq: bool,
+    read_form: impl FnMut(&mut Reader<'a>) -> Result<Option<T>, EdnError>,
+) -> Result<Vec<(T, usize)>, EdnError> {
+    let mut out = Vec::new();
+    parse(text, flatten_top_seq, read_form, |v, line| {
+        out.push((v, line))
+    })?;
+    Ok(out)
+}
+
+/// Reads the top-level forms with `read_form` (which returns `None` at a closing
+/// delimiter, left unread) and hands each, with its line, to `sink`: a long history
+/// goes straight into its ops, never through a list of forms.
 fn parse<'a, T>(
     text: &'a str,
     flatten_top_seq: bool,
     mut read_form: impl FnMut(&mut Reader<'a>) -> Result<Option<T>, EdnError>,
-) -> Result<Vec<(T, usize)>, EdnError> {
+    mut sink: impl FnMut(T, usize),
+) -> Result<(), EdnError> {
     let mut reader = Reader {
         bytes: text.as_bytes(),
         pos: 0,
         line: 1,
         depth: 0,
     };
-    let mut out = Vec::new();
+    let mut forms = 0usize;
     let mut depth = 0;
     loop {
         reader.skip_ws();
@@ -66,20 +96,20 @@ fn parse<'a, T>(
             if depth > 0 {
                 return Err(reader.error("unexpected end of input: the history's opening bracket is never closed (truncated?)"));
             }
-            return Ok(out);
+            return Ok(());
         }
         let line = reader.line;
-        if flatten_top_seq
-            && depth == 0
-            && out.is_empty()
-            && matches!(reader.peek(), Some(b'[' | b'('))
+        if flatten_top_seq && depth == 0 && forms == 0 && matches!(reader.peek(), Some(b'[' | b'('))
         {
             reader.pos += 1;
             depth = 1;
             continue;
         }
         match read_form(&mut reader)? {
-            Some(v) => out.push((v, line)),
+            Some(v) => {
+                forms += 1;
+                sink(v, line);
+            }
             None if depth == 1 => {
                 reader.pos += 1;
                 depth = 0;
@@ -474,6 +504,17 @@ mod tests {
         assert_eq!(one("(1 2)"), Value::Vec(vec![1.into(), 2.into()]));
     }
 
+    /// The ops the long way: every form a map first, then an op (the first that is not
+    /// an op is the error, at its line).
+    fn through_maps(text: &str) -> Result<(Vec<Op>, Vec<usize>), EdnError> {
+        let (mut ops, mut lines) = (Vec::new(), Vec::new());
+        for (form, line) in parse_edn_ops(text)? {
+            ops.push(op_from_value(form).map_err(|message| EdnError { line, message })?);
+            lines.push(line);
+        }
+        Ok((ops, lines))
+    }
+
     #[test]
     fn ops_read_straight_equal_ops_read_through_maps() {
         let texts = [
@@ -491,14 +532,7 @@ mod tests {
             "[1 2]",
         ];
         for text in texts {
-            let straight = parse_edn_history(text);
-            let through = parse_edn_ops(text).map(|forms| {
-                forms
-                    .into_iter()
-                    .map(|(v, l)| (op_from_value(v), l))
-                    .collect::<Vec<_>>()
-            });
-            assert_eq!(straight, through, "{text}");
+            assert_eq!(parse_edn_history(text), through_maps(text), "{text}");
         }
         assert!(parse_edn_history("{:type :ok, :f :read, :process 0, :value [1 2}").is_err());
     }
@@ -524,12 +558,7 @@ mod tests {
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap();
             let straight = parse_edn_history(&text).unwrap();
-            let through: Vec<_> = parse_edn_ops(&text)
-                .unwrap()
-                .into_iter()
-                .map(|(v, l)| (op_from_value(v), l))
-                .collect();
-            assert_eq!(straight, through, "{}", f.display());
+            assert_eq!(Ok(straight), through_maps(&text), "{}", f.display());
         }
     }
 

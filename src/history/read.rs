@@ -127,10 +127,7 @@ pub fn read_history_str_with(
     let mut lines = Vec::new();
     match detect_format(text) {
         Format::Edn => {
-            for (op, line) in parse_edn_history(text).map_err(|e| err(e.line, e.message))? {
-                ops.push(op.map_err(|m| err(line, m))?);
-                lines.push(line);
-            }
+            (ops, lines) = parse_edn_history(text).map_err(|e| err(e.line, e.message))?;
         }
         Format::JsonLines => {
             for (i, line) in text.lines().enumerate() {
