@@ -1,7 +1,9 @@
 //! `bench --only search`: the histories that used to defeat the linearizability search,
 //! each checked by a child `check` process (wall time and peak resident memory, from the
-//! kernel's accounting of the child), against a parse-only baseline of the same file in
-//! the same run (`check --checker stats`: parse, and count):
+//! kernel's accounting of the child, which counts this process's own size at the moment
+//! the child starts: printed, and kept small by running this suite first), against a
+//! parse-only baseline of the same file in the same run (`check --checker stats`: parse,
+//! and count):
 //!
 //! - porcupine-kv/c10-ok checked whole (`--key-split none`), as Porcupine's
 //!   `TestKvNoPartition10ClientsOk` does, beside Porcupine's figure measured on this machine;
@@ -170,7 +172,14 @@ pub fn run(histories: &Path, repeat: usize) -> Result<(), Failure> {
     write_crashed(&crashed, 40, false).map_err(io)?;
     write_crashed(&crashed_bad, 40, true).map_err(io)?;
 
-    println!("search: child `check` processes, wall time and peak resident memory, best of {repeat}; parse only = `check --checker stats` of the same file");
+    let own_mb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
+    println!("search: child `check` processes, wall time and peak resident memory (which counts this process's {own_mb:.1} MB at the start of each), best of {repeat}; parse only = `check --checker stats` of the same file");
     let parse = ["--checker", "stats"];
     let kv = best(repeat, &["--model", "kv", "--key-split", "none"], &c10)?;
     let kv_parse = best(repeat, &parse, &c10)?;
