@@ -30,7 +30,9 @@
 //! the configurations exceed their share of the memory limit, and the checker falls back
 //! to the depth-first search, which needs no frontier.
 
-use super::search::{over_memory, Limits, SearchOp, SearchOutcome, SearchStats, Stuck};
+use super::search::{
+    earlier_twins, over_memory, Limits, SearchOp, SearchOutcome, SearchStats, Stuck,
+};
 use crate::model::Model;
 use hashbrown::HashTable;
 use std::collections::VecDeque;
@@ -266,17 +268,7 @@ pub fn search<M: Model>(
         }
     };
 
-    // For each :info op, the equal :info op invoked just before it (u32::MAX: none).
-    let mut earlier_twin = vec![u32::MAX; n];
-    {
-        let mut info: Vec<usize> = (0..n).filter(|&i| ops[i].ret.is_none()).collect();
-        info.sort_by_key(|&i| ops[i].call);
-        for (k, &i) in info.iter().enumerate() {
-            if let Some(&j) = info[..k].iter().rev().find(|&&j| ops[j].op == ops[i].op) {
-                earlier_twin[i] = j as u32;
-            }
-        }
-    }
+    let earlier_twin = earlier_twins(ops);
 
     let mut paths = Paths {
         parent: Vec::new(),

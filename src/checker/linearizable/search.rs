@@ -192,6 +192,21 @@ fn zobrist_key(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// For each `:info` op, the equal `:info` op invoked just before it (`u32::MAX`: none).
+/// Equal `:info` ops are interchangeable, so a search tries one only once the earlier
+/// twin is linearized.
+pub fn earlier_twins<O: PartialEq>(ops: &[SearchOp<O>]) -> Vec<u32> {
+    let mut earlier_twin = vec![u32::MAX; ops.len()];
+    let mut info: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].ret.is_none()).collect();
+    info.sort_by_key(|&i| ops[i].call);
+    for (k, &i) in info.iter().enumerate() {
+        if let Some(&j) = info[..k].iter().rev().find(|&&j| ops[j].op == ops[i].op) {
+            earlier_twin[i] = j as u32;
+        }
+    }
+    earlier_twin
+}
+
 /// Searches for a linearization of `ops` against `model`.
 pub fn search<M: Model>(
     model: &mut M,
@@ -236,15 +251,7 @@ pub fn search<M: Model>(
         }
     }
 
-    // For each :info op, the equal :info op invoked just before it (u32::MAX: none).
-    let mut earlier_twin = vec![u32::MAX; n];
-    let mut info: Vec<usize> = (0..n).filter(|&i| ops[i].ret.is_none()).collect();
-    info.sort_by_key(|&i| ops[i].call);
-    for (k, &i) in info.iter().enumerate() {
-        if let Some(&j) = info[..k].iter().rev().find(|&&j| ops[j].op == ops[i].op) {
-            earlier_twin[i] = j as u32;
-        }
-    }
+    let earlier_twin = earlier_twins(ops);
 
     let words = n.div_ceil(64);
     let mut linearized = vec![0u64; words];
