@@ -599,3 +599,58 @@ fn a_set_read_with_a_duplicate_element_is_not_linearizable() {
     let fine = text.replace("[100 100 110]", "[110 100]");
     assert_eq!(check(ModelKind::Set, &fine).valid, Validity::Valid);
 }
+
+/// A long sequential register history in which 2% of the writes crash (`:info`, never
+/// read back), plus, if `stale`, a last read of a value overwritten long ago: the crashed
+/// writes stay open to the end, and each return must not try them all again in pairs.
+fn sequential_with_crashes(ops: usize, stale: bool) -> History {
+    use jepsen_core::history::{Op, OpType};
+    let mut history = Vec::new();
+    let (mut last, mut x, mut process) = (Value::Nil, 11u64, 0u64);
+    for _ in 0..ops {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let roll = (x >> 33) % 100;
+        let v = Value::from(((x >> 16) % 100) as i64);
+        let w = Op::invoke(process, "write", v.clone());
+        if roll < 2 {
+            history.push(w.clone());
+            history.push(w.complete(OpType::Info));
+            process += 1; // a crashed process is replaced
+        } else if roll < 50 {
+            last = v;
+            history.push(w.clone());
+            history.push(w.complete(OpType::Ok));
+        } else {
+            let r = Op::invoke(process, "read", Value::Nil);
+            let mut done = r.complete(OpType::Ok);
+            done.value = last.clone();
+            history.push(r);
+            history.push(done);
+        }
+    }
+    if stale {
+        let r = Op::invoke(process, "read", Value::Nil);
+        let mut done = r.complete(OpType::Ok);
+        done.value = Value::from(1000);
+        history.push(r);
+        history.push(done);
+    }
+    History::from_ops(history).unwrap()
+}
+
+#[test]
+fn a_long_history_with_many_crashed_writes_is_decided() {
+    let opts = CheckOptions {
+        time_limit: Some(Duration::from_secs(60)),
+        ..CheckOptions::default()
+    };
+    for model in [ModelKind::Register, ModelKind::CasRegister] {
+        let checker = Linearizable::new(model);
+        let valid = checker.check(&sequential_with_crashes(20_000, false), &opts);
+        assert_eq!(valid.valid, Validity::Valid, "{}", valid.to_value());
+        let stale = checker.check(&sequential_with_crashes(20_000, true), &opts);
+        assert_eq!(stale.valid, Validity::Invalid, "{}", stale.to_value());
+    }
+}

@@ -73,6 +73,14 @@ pub trait Model: Sized + Send {
         self.encode(f, value, outcome)
     }
 
+    /// Whether `op` is a blind write: the state after it does not depend on the state
+    /// before (a register's write). The search uses it to skip one crashed op right after
+    /// another when the second would overwrite the first. `false` is always safe.
+    fn is_blind(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
+
     /// The state after `op`, or `None` if `op` cannot happen in `state`.
     fn step(&mut self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
 

@@ -63,6 +63,10 @@ impl<const CAS: bool> Model for RegisterModel<CAS> {
         }
     }
 
+    fn is_blind(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Write(_))
+    }
+
     fn step(&mut self, state: &u32, op: &RegisterOp) -> Option<u32> {
         match *op {
             RegisterOp::Read(v) => (v == *state).then_some(v),

@@ -23,7 +23,9 @@
 //! Sequences are grown breadth-first, fewest operations first, so a crashed write is
 //! linearized only where something observes it: a read of its value is reached through
 //! that write alone, and every longer way to the same state is dominated. Equal `:info`
-//! operations are interchangeable, as in the depth-first search ([`super::search`]).
+//! operations are interchangeable, as in the depth-first search ([`super::search`]), and a
+//! crashed blind write ([`Model::is_blind`]) is not tried right after another crashed op:
+//! straight from the configuration before, it reaches the same state with less.
 //!
 //! Wide histories (many operations running at once) can make the frontier grow as the
 //! power set of the running operations; the search gives up with [`GaveUp::Wide`] when
@@ -280,9 +282,12 @@ pub fn search<M: Model>(
     let mut seen: Configs<M::State> = Configs::new(ok_words, info_words);
     let initial = model.initial_state();
     frontier.insert(&initial, &vec![0; words], NO_PARENT);
-    // The open operations: running `:ok` ones and `:info` ones invoked so far.
+    // The open operations: running `:ok` ones and `:info` ones invoked so far; the
+    // crashed blind writes apart (not tried right after another crashed op).
     let mut open: Vec<u32> = Vec::new();
+    let mut open_blind: Vec<u32> = Vec::new();
     let mut work: VecDeque<u32> = VecDeque::new();
+    let mut after_info: Vec<bool> = Vec::new();
     let mut scratch = vec![0u64; words];
     let mut polls: u32 = 0;
 
@@ -291,8 +296,12 @@ pub fn search<M: Model>(
         if !is_return {
             if ops[xi].ret.is_some() {
                 slot_of[xi] = free_slots.pop().expect("slots for every running op");
+                open.push(x);
+            } else if model.is_blind(&ops[xi].op) {
+                open_blind.push(x);
+            } else {
+                open.push(x);
             }
-            open.push(x);
             continue;
         }
         // X returns: extend every configuration by sequences of open ops ending in X.
@@ -300,6 +309,10 @@ pub fn search<M: Model>(
         next.clear();
         seen.clear();
         work.clear();
+        // Per configuration of `seen`: whether this closure reached it by a crashed op
+        // (then a blind crashed write after it would only overwrite that op: the same
+        // write straight from the configuration before dominates it).
+        after_info.clear();
         for c in 0..frontier.len() {
             let bits = frontier.bits(c);
             if has(bits, x_bit) {
@@ -307,6 +320,7 @@ pub fn search<M: Model>(
                 unset(&mut scratch, x_bit);
                 next.insert(&frontier.states[c], &scratch, frontier.paths[c]);
             } else if seen.insert(&frontier.states[c], bits, frontier.paths[c]) {
+                after_info.push(false);
                 work.push_back((seen.len() - 1) as u32);
             }
         }
@@ -345,7 +359,12 @@ pub fn search<M: Model>(
             if deepest.is_none_or(|d| paths.depth(path) > paths.depth(seen.paths[d as usize])) {
                 deepest = Some(c as u32);
             }
-            for &o in &open {
+            let blind = if after_info[c] {
+                &[][..]
+            } else {
+                &open_blind[..]
+            };
+            for &o in open.iter().chain(blind) {
                 let oi = o as usize;
                 let bit = bit_of(&slot_of, oi);
                 let bits = seen.bits(c);
@@ -356,6 +375,7 @@ pub fn search<M: Model>(
                 if twin != u32::MAX && !has(bits, bit_of(&slot_of, twin as usize)) {
                     continue;
                 }
+                let info = ops[oi].ret.is_none();
                 stats.steps += 1;
                 let Some(state) = model.step(&seen.states[c], &ops[oi].op) else {
                     continue;
@@ -371,6 +391,7 @@ pub fn search<M: Model>(
                     set(&mut scratch, bit);
                     if seen.insert(&state, &scratch, node) {
                         paths.push(path, o);
+                        after_info.push(info);
                         work.push_back((seen.len() - 1) as u32);
                     }
                 }
