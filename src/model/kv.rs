@@ -168,6 +168,11 @@ impl Model for Kv {
         }
     }
 
+    /// A put is blind when the state is one key's string (the history split per key).
+    fn is_blind(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(..)) && self.keys.len() <= 1
+    }
+
     fn step(&mut self, state: &u32, op: &KvOp) -> Option<u32> {
         let node = |kv: &Kv, key: u32| kv.states.get(*state)[key as usize];
         match *op {
