@@ -33,7 +33,7 @@
 //! to the depth-first search, which needs no frontier.
 
 use super::search::{
-    earlier_twins, over_memory, Limits, SearchOp, SearchOutcome, SearchStats, Stuck,
+    earlier_twins, events, over_memory, Limits, SearchOp, SearchOutcome, SearchStats, Stuck,
 };
 use crate::model::Model;
 use hashbrown::HashTable;
@@ -232,15 +232,7 @@ pub fn search<M: Model>(
         return Err(GaveUp::Wide("no memory given to the frontier".to_string()));
     }
     let n = ops.len();
-    // Events in history order: (position, is return, op).
-    let mut events: Vec<(usize, bool, u32)> = Vec::with_capacity(2 * n);
-    for (i, o) in ops.iter().enumerate() {
-        events.push((o.call, false, i as u32));
-        if let Some(r) = o.ret {
-            events.push((r, true, i as u32));
-        }
-    }
-    events.sort_unstable();
+    let events = events(ops);
 
     // Slots for running `:ok` operations (reused once one returns), ranks for `:info` ones.
     let mut info_rank = vec![u32::MAX; n];

@@ -192,6 +192,20 @@ fn zobrist_key(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The calls and returns of `ops` in history order: (position, is return, op index).
+/// `:info` ops have a call only.
+pub fn events<O>(ops: &[SearchOp<O>]) -> Vec<(usize, bool, u32)> {
+    let mut events = Vec::with_capacity(2 * ops.len());
+    for (i, o) in ops.iter().enumerate() {
+        events.push((o.call, false, i as u32));
+        if let Some(r) = o.ret {
+            events.push((r, true, i as u32));
+        }
+    }
+    events.sort_unstable();
+    events
+}
+
 /// For each `:info` op, the equal `:info` op invoked just before it (`u32::MAX`: none).
 /// Equal `:info` ops are interchangeable, so a search tries one only once the earlier
 /// twin is linearized.
@@ -222,14 +236,7 @@ pub fn search<M: Model>(
     }
 
     // Events in history order; node 0 is the head, node len+1 the tail.
-    let mut events: Vec<(usize, bool, u32)> = Vec::with_capacity(2 * n);
-    for (i, o) in ops.iter().enumerate() {
-        events.push((o.call, false, i as u32));
-        if let Some(r) = o.ret {
-            events.push((r, true, i as u32));
-        }
-    }
-    events.sort_unstable();
+    let events = events(ops);
     let nodes = events.len() + 2;
     let tail = (nodes - 1) as u32;
     let mut list = EventList {
